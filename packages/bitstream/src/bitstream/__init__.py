@@ -1,0 +1,2 @@
+"""Placeholder."""
+from .__about__ import __version__
