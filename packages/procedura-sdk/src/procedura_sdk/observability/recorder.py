@@ -5,8 +5,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from .paths import DataPaths
 from .record import EventRecord
 
 
@@ -17,8 +16,8 @@ class RecordingWarning(UserWarning):
 class Recorder:
     """Writes what the agent reports. ``record`` never raises: failures become a RecordingWarning."""
 
-    def __init__(self, data_root: str | Path | None = None) -> None:
-        self.data_root = Path(data_root) if data_root is not None else Path.cwd() / "runtime_ram"
+    def __init__(self, paths: DataPaths | None = None) -> None:
+        self.paths = paths if paths is not None else DataPaths.from_env()
 
     def record(self, record: EventRecord) -> None:
         """Redact ``record`` and write it everywhere it belongs."""
