@@ -7,7 +7,6 @@ record is unredacted while it lives in memory and is never written as is.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -54,34 +53,67 @@ class EventRecord:
     error: dict[str, Any] | None = None
     agent_version: str | None = None
     env: dict[str, Any] = field(default_factory=dict)
+    # The exception behind a client-side failure, for the failure log's traceback.
+    # Never serialised.
+    exception: BaseException | None = field(default=None, repr=False, compare=False)
 
     @property
     def failed(self) -> bool:
         """True when this record belongs in the error channel too."""
-        return self.status in ("error", "timeout") or self.error is not None
+        return is_failure(self.to_dict())
 
     def to_dict(self) -> dict[str, Any]:
         """The schema-1 mapping (unredacted: pass it through the redactor before writing)."""
-        data = dataclasses.asdict(self)
-        result = data.pop("result")
         return {
             "schema": SCHEMA_VERSION,
-            "ts": data["ts"],
-            "cmd": data["cmd"],
-            "args": data["args"],
-            "mode": data["mode"],
-            "url": data["url"],
-            "msg_id": data["msg_id"],
-            "job_id": data["job_id"],
-            "ack_ts": data["ack_ts"],
-            "final_ts": data["final_ts"],
-            "ack_latency_ms": data["ack_latency_ms"],
-            "final_latency_ms": data["final_latency_ms"],
-            "status": data["status"],
-            "result_code": data["result_code"],
-            "result_summary": result,
-            "payload_size": data["payload_size"],
-            "error": data["error"],
-            "agent_version": data["agent_version"],
-            "env": data["env"],
+            "ts": self.ts,
+            "cmd": self.cmd,
+            "args": list(self.args),
+            "mode": self.mode,
+            "url": self.url,
+            "msg_id": self.msg_id,
+            "job_id": self.job_id,
+            "ack_ts": self.ack_ts,
+            "final_ts": self.final_ts,
+            "ack_latency_ms": self.ack_latency_ms,
+            "final_latency_ms": self.final_latency_ms,
+            "status": self.status,
+            "result_code": self.result_code,
+            "result_summary": self.result,
+            "payload_size": self.payload_size,
+            "error": self.error,
+            "agent_version": self.agent_version,
+            "env": self.env,
         }
+
+
+def is_failure(event: dict[str, Any]) -> bool:
+    """Whether a schema-1 event belongs in the error channel."""
+    return event.get("status") in ("error", "timeout") or bool(event.get("error"))
+
+
+def error_entry(event: dict[str, Any]) -> dict[str, Any]:
+    """The ``errors.json`` entry for a (redacted) schema-1 event that failed.
+
+    The guide's fields first (timestamp, status, code, message, cmd, result),
+    then what tells this failure apart: the exception type for client-side
+    failures, the whole frame for server errors, the request ids.
+    """
+    error = event.get("error") or {}
+    entry: dict[str, Any] = {
+        "timestamp": event.get("final_ts") or event.get("ts"),
+        "status": event.get("status"),
+        "code": event.get("result_code"),
+        "message": error.get("message"),
+        "cmd": event.get("cmd"),
+        "args": event.get("args"),
+        "result": event.get("result_summary"),
+        "type": error.get("type"),
+        "msg_id": event.get("msg_id"),
+        "job_id": event.get("job_id"),
+        "url": event.get("url"),
+        "started": event.get("ts"),
+    }
+    if "frame" in error:
+        entry["frame"] = error["frame"]
+    return entry

@@ -1,0 +1,189 @@
+"""The one redactor: everything Procedura persists or logs passes through it first.
+
+Three rules, written down in the package README and tested one by one:
+
+* **Keys.** A mapping key is split into words (at ``_``, ``-``, ``.``, spaces and
+  camelCase humps) and lower-cased. It is sensitive when one of its words is a
+  sensitive word (``password``, ``token``, ``secret``, ``auth``, ``cookie``,
+  ``session``, ...), when two adjacent words form a sensitive pair (``api key``,
+  ``private key``, ...), or when a word *ends in* ``password``, ``passwd``,
+  ``secret`` or ``token`` (``accesstoken``, ``dbpassword``). Words are matched
+  whole, so ``tokens``, ``author`` and ``keyboard`` stay visible; and a key whose
+  *last* word says it describes a secret rather than holds it (``tokens_used``,
+  ``token_count``, ``token_type``, ``token_file``, ``password_expires_at``) stays
+  visible too. The value of a sensitive key is replaced whole, whatever its type.
+* **Arguments.** The credential of ``login_password`` keeps only its account
+  (``user@example.com:<redacted>``; an encoded credential is hidden whole);
+  ``--flag=value`` and ``--flag value`` pairs whose flag name is a sensitive key
+  lose their value.
+* **Values.** In every string: URL userinfo passwords
+  (``wss://user:<redacted>@host``), ``Bearer``/``Basic`` credentials,
+  ``key=value`` pairs with a sensitive key (query strings, ``--password=x``),
+  and every secret registered with :meth:`Redactor.add_secret` (the live token,
+  the password just used) wherever it appears.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+REDACTED = "<redacted>"
+
+SENSITIVE_WORDS = frozenset(
+    {
+        # the guide's list
+        "password", "token", "secret",
+        # Sentry's default deny-list, word by word
+        "passwd", "pwd", "apikey", "auth", "authorization", "credential", "credentials",
+        "privatekey", "session", "sessionid", "cookie", "cookies", "csrf", "xsrf",
+        "csrftoken", "phpsessid", "sid",
+        # common spellings of the same things
+        "passphrase", "bearer", "jwt", "otp", "totp", "mfa", "pin", "signature",
+    }
+)
+
+SENSITIVE_PAIRS = frozenset(
+    {
+        ("api", "key"), ("private", "key"), ("secret", "key"), ("access", "key"),
+        ("client", "secret"), ("set", "cookie"), ("forwarded", "for"), ("connect", "sid"),
+    }
+)
+
+SENSITIVE_SUFFIXES = ("password", "passwd", "secret", "token")
+
+# Last words that make a key *about* a secret, not the secret itself.
+DESCRIPTIVE_LAST_WORDS = frozenset(
+    {
+        "used", "count", "counts", "limit", "limits", "type", "kind", "length", "len", "size",
+        "ttl", "at", "expiry", "expires", "expiration", "file", "path", "dir", "url", "present",
+        "required", "set",
+    }
+)
+
+# The module whose first argument is a credential (PROTOCOL.md, "Login").
+CREDENTIAL_MODULES = frozenset({"login_password"})
+
+_WORD_SPLIT = re.compile(r"[^0-9A-Za-z]+")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@")
+_AUTH_SCHEME = re.compile(r"\b(?P<scheme>Bearer|Basic|Token)(?P<sep>\s+)(?P<cred>[A-Za-z0-9\-._~+/=]+)", re.IGNORECASE)
+_QUOTED_PAIR = re.compile(
+    r"(?P<q>[\"'])(?P<key>[^\"'\s]{1,64})(?P=q)(?P<sep>\s*:\s*)(?P<vq>[\"'])(?P<value>(?:\\.|(?!(?P=vq)).)*)(?P=vq)"
+)
+_KEY_VALUE = re.compile(r"(?P<key>[A-Za-z][A-Za-z0-9_.\-]*)(?P<eq>=)(?P<value>[^&;,\s]+)")
+
+
+def key_words(key: str) -> list[str]:
+    """``"X-Api-Key"`` -> ``["x", "api", "key"]``; ``"sessionToken"`` -> ``["session", "token"]``."""
+    words: list[str] = []
+    for part in _WORD_SPLIT.split(key):
+        if part:
+            words.extend(w.lower() for w in _CAMEL.split(part) if w)
+    return words
+
+
+def is_sensitive_key(key: object) -> bool:
+    """Whether the value stored under ``key`` must be hidden (the key rule in the module docstring)."""
+    if not isinstance(key, str):
+        return False
+    words = key_words(key)
+    if len(words) > 1 and words[-1] in DESCRIPTIVE_LAST_WORDS:
+        return False
+    for i, word in enumerate(words):
+        if word in SENSITIVE_WORDS or word.endswith(SENSITIVE_SUFFIXES):
+            return True
+        if i + 1 < len(words) and (word, words[i + 1]) in SENSITIVE_PAIRS:
+            return True
+    return False
+
+
+class Redactor:
+    """Applies the key, argument and value rules; holds the secrets known at run time."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets: set[str] = set()
+        for secret in secrets:
+            self.add_secret(secret)
+
+    def add_secret(self, secret: str | None) -> None:
+        """Hide ``secret`` wherever it appears from now on (short strings are ignored: they would
+        hide ordinary text and protect nothing)."""
+        if secret and len(secret) >= 6:
+            self._secrets.add(secret)
+
+    # -- values ---------------------------------------------------------------
+    def redact_text(self, text: str) -> str:
+        """Apply the value rules to one string."""
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        text = _QUOTED_PAIR.sub(
+            lambda m: f"{m['q']}{m['key']}{m['q']}{m['sep']}{m['vq']}{REDACTED}{m['vq']}"
+            if is_sensitive_key(m["key"])
+            else m[0],
+            text,
+        )
+        text = _URL_USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@", text)
+        text = _AUTH_SCHEME.sub(
+            lambda m: m[0] if m["cred"] == REDACTED else f"{m['scheme']}{m['sep']}{REDACTED}", text
+        )
+        return _KEY_VALUE.sub(
+            lambda m: f"{m['key']}={REDACTED}" if is_sensitive_key(m["key"]) else m[0], text
+        )
+
+    def redact(self, value: Any) -> Any:
+        """A redacted deep copy of a JSON-like value (dicts, lists, tuples, strings, scalars)."""
+        if isinstance(value, str):
+            return self.redact_text(value)
+        if isinstance(value, Mapping):
+            return {
+                k: (REDACTED if is_sensitive_key(k) else self.redact(v)) for k, v in value.items()
+            }
+        if isinstance(value, (list, tuple)):
+            return [self.redact(v) for v in value]
+        return value
+
+    # -- arguments ------------------------------------------------------------
+    def redact_args(self, cmd: str, args: Iterable[Any]) -> list[Any]:
+        """A module's argument list with credentials and secret-bearing flags hidden."""
+        out: list[Any] = []
+        hide_next = False
+        for index, arg in enumerate(args):
+            if not isinstance(arg, str):
+                out.append(self.redact(arg))
+                hide_next = False
+                continue
+            if hide_next:
+                out.append(REDACTED)
+                hide_next = False
+                continue
+            if index == 0 and cmd in CREDENTIAL_MODULES and not arg.startswith("-"):
+                out.append(redact_credential(arg))
+                continue
+            if arg.startswith("-"):
+                name, eq, _value = arg.lstrip("-").partition("=")
+                if is_sensitive_key(name):
+                    if eq:
+                        out.append(f"{arg.split('=', 1)[0]}={REDACTED}")
+                    else:
+                        out.append(arg)
+                        hide_next = True
+                    continue
+            out.append(self.redact_text(arg))
+        return out
+
+
+def redact_credential(credential: str) -> str:
+    """``user@example.com:pw`` -> ``user@example.com:<redacted>``; anything else -> ``<redacted>``."""
+    if not credential.startswith("b64:"):
+        account, sep, _password = credential.partition(":")
+        if sep and "@" in account:
+            return f"{account}:{REDACTED}"
+    return REDACTED
+
+
+# The process-wide redactor: the recorder and the logging filter share it, so a
+# secret registered once (the token after login) is hidden everywhere.
+default_redactor = Redactor()

@@ -1,0 +1,218 @@
+"""The recorder against real storage: the dual write, the error channel, state, logs, faults."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+import procedura_sdk.observability as obs
+from procedura_sdk.observability import (
+    DataPaths,
+    EventLog,
+    EventRecord,
+    Recorder,
+    RecordingWarning,
+    utc_now_iso,
+)
+from procedura_sdk.observability.logs import detach_log_files
+
+SCHEMA = json.loads((Path(obs.__file__).parent / "event.schema.json").read_text())
+PASSWORD = "hunter2-very-secret"
+TOKEN = "tok_9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+
+
+@pytest.fixture
+def paths(tmp_path: Path):
+    p = DataPaths.from_env(tmp_path)
+    yield p
+    detach_log_files(p)
+
+
+def _record(cmd: str = "echo", status: str = "finished", **kw) -> EventRecord:
+    base = dict(cmd=cmd, args=kw.pop("args", ["a"]), ts=utc_now_iso(), msg_id="1a2b3c4d",
+                status=status, agent_version="0.1.0", env={"python": "3"})
+    base.update(kw)
+    return EventRecord(**base)
+
+
+def _chain_events(paths: DataPaths) -> list[dict]:
+    return list(EventLog(paths))
+
+
+def test_one_record_is_written_to_chain_and_mirror_identically(paths: DataPaths) -> None:
+    with Recorder(paths) as rec:
+        written = rec.record(_record(result={"echo": ["a"]}, final_latency_ms=1.5))
+    chain = _chain_events(paths)
+    mirror = json.loads(paths.events_json.read_text())
+    assert chain == mirror == [written]
+    jsonschema.validate(written, SCHEMA)
+    assert not paths.errors_json.exists()
+
+
+def test_every_record_is_new_even_for_the_same_command(paths: DataPaths) -> None:
+    with Recorder(paths) as rec:
+        rec.record(_record(msg_id="00000001"))
+        rec.record(_record(msg_id="00000002"))
+    assert [e["msg_id"] for e in _chain_events(paths)] == ["00000001", "00000002"]
+
+
+def test_credentials_and_tokens_never_reach_the_disk(paths: DataPaths) -> None:
+    with Recorder(paths) as rec:
+        rec.redactor.add_secret(TOKEN)
+        rec.record(_record(
+            cmd="login_password",
+            args=[f"user@example.com:{PASSWORD}", "--replace", "--device=cli", "--ttl=60"],
+            result={"session_token": TOKEN, "account": "user@example.com"},
+            url=f"wss://user:{PASSWORD}@127.0.0.1:1",
+        ))
+        rec.record(_record(status="error", error={"type": "ServerError", "message": f"bad token {TOKEN}"}))
+        rec.note_login(url="ws://127.0.0.1:1", account="user@example.com", ttl=60, expires_at=utc_now_iso())
+    events = _chain_events(paths)
+    assert events[0]["args"][0] == "user@example.com:<redacted>"
+    assert events[0]["result_summary"]["session_token"] == "<redacted>"
+    decoded = json.dumps(events)
+    assert PASSWORD not in decoded and TOKEN not in decoded
+    for f in paths.base.rglob("*"):
+        if f.is_file():
+            raw = f.read_bytes()
+            assert PASSWORD.encode() not in raw and TOKEN.encode() not in raw, f
+
+
+def test_server_errors_keep_the_whole_frame(paths: DataPaths) -> None:
+    frame = {"id": "1a2b3c4d", "status": "error", "message": "No glyph_prompt found at this coordinate.",
+             "coord": [-12817304, 4324025, 0]}
+    with Recorder(paths) as rec:
+        rec.record(_record(cmd="fail", status="error", result_code="SERVER_ERROR",
+                           error={"type": "ServerError", "message": frame["message"], "frame": frame}))
+    (entry,) = json.loads(paths.errors_json.read_text())
+    assert entry["frame"] == frame
+    assert entry["status"] == "error" and entry["cmd"] == "fail" and entry["message"] == frame["message"]
+
+
+def test_empty_world_entry_matches_the_guide(paths: DataPaths) -> None:
+    result = {"meta": {"version": 3}, "entities": {}, "location": {}, "environment": {}}
+    with Recorder(paths) as rec:
+        rec.record(_record(cmd="worldstate_snapshot", status="error", result_code="EMPTY_WORLD", result=result,
+                           error={"type": "EmptyWorldError", "message": "World not initialized: entities is empty"}))
+    (entry,) = json.loads(paths.errors_json.read_text())
+    assert {k: entry[k] for k in ("status", "code", "message", "cmd", "result")} == {
+        "status": "error", "code": "EMPTY_WORLD", "message": "World not initialized: entities is empty",
+        "cmd": "worldstate_snapshot", "result": result,
+    }
+    assert entry["timestamp"]
+
+
+def test_timeouts_and_client_failures_go_to_the_error_channel(paths: DataPaths) -> None:
+    with Recorder(paths) as rec:
+        rec.record(_record(status="timeout", result_code="ACK_TIMEOUT",
+                           error={"type": "AckTimeoutError", "message": "no ack within 1s"}))
+        rec.record(_record(status="finished"))
+    errors = json.loads(paths.errors_json.read_text())
+    assert [(e["status"], e["code"], e["type"]) for e in errors] == [("timeout", "ACK_TIMEOUT", "AckTimeoutError")]
+
+
+def test_stats_and_last_login_live_in_the_state_store(paths: DataPaths) -> None:
+    from deltaram import DeltaRAM
+
+    with Recorder(paths) as rec:
+        rec.record(_record(cmd="echo"))
+        rec.record(_record(cmd="echo"))
+        rec.record(_record(cmd="fail", status="error", result_code="BOOM", error={"type": "ServerError", "message": "x"}))
+        rec.note_login(url="ws://127.0.0.1:9", account="user@example.com", ttl=60, expires_at="2030-01-01T00:00:00+00:00")
+    with DeltaRAM(paths.state) as state:
+        stats = state.get("cli_stats")
+        login = state.get("last_login")
+    assert stats["total_runs"] == 3
+    assert stats["commands"] == {"echo": 2, "fail": 1}
+    assert stats["errors"] == 1 and stats["errors_by_code"] == {"BOOM": 1}
+    assert stats["last_run"]["cmd"] == "fail"
+    assert login["account"] == "user@example.com" and login["ttl"] == 60 and "password" not in json.dumps(login)
+
+
+def test_logs_are_written_and_redacted(paths: DataPaths) -> None:
+    with Recorder(paths) as rec:
+        rec.record(_record(status="error", error={"type": "ConnectionFailedError",
+                                                  "message": f"wss://u:{PASSWORD}@h refused"}))
+    for handler in __import__("logging").getLogger("procedura_sdk").handlers:
+        handler.flush()
+    system = (paths.system_logs / "procedura.log").read_text()
+    failures = (paths.failure_logs / "failures.log").read_text()
+    assert "cmd=echo" in system and "ConnectionFailedError" in failures
+    assert PASSWORD not in system + failures
+
+
+def test_a_sink_that_cannot_be_written_warns_and_the_others_still_work(tmp_path: Path) -> None:
+    """runtime_ram/cli_events is a plain file: the chain cannot open, the mirror still gets the event."""
+    paths = DataPaths.from_env(tmp_path)
+    paths.runtime.mkdir(parents=True)
+    paths.events_chain.write_text("in the way")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with Recorder(paths, log_files=False) as rec:
+            event = rec.record(_record())
+    messages = [str(w.message) for w in caught if issubclass(w.category, RecordingWarning)]
+    assert any(str(paths.events_chain) in m for m in messages), messages
+    assert json.loads(paths.events_json.read_text()) == [event]
+    assert paths.events_chain.read_text() == "in the way"  # nothing stored was touched
+
+
+def test_an_unwritable_data_root_never_raises(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with Recorder(DataPaths.from_env(blocker)) as rec:
+            rec.record(_record())
+    assert caught and all(issubclass(w.category, RecordingWarning) for w in caught)
+    assert all(str(blocker) in str(w.message) for w in caught)
+
+
+def test_last_n_and_rebuild_from_the_chain(paths: DataPaths) -> None:
+    with Recorder(paths, log_files=False) as rec:
+        for i in range(30):
+            rec.record(_record(cmd="echo" if i % 3 else "fail", status="finished" if i % 3 else "error",
+                               msg_id=f"{i:08x}", error=None if i % 3 else {"type": "ServerError", "message": "x"}))
+    log = EventLog(paths)
+    assert [e["msg_id"] for e in log.last(3)] == [f"{i:08x}" for i in (27, 28, 29)]
+    assert [e["msg_id"] for e in log.last(2, cmd="fail")] == [f"{i:08x}" for i in (24, 27)]
+    before_events = paths.events_json.read_text()
+    before_errors = json.loads(paths.errors_json.read_text())
+    paths.events_json.write_text("[\n{\"torn")
+    paths.errors_json.unlink()
+    assert log.rebuild_mirrors() == (30, 10)
+    assert json.loads(paths.events_json.read_text()) == json.loads(before_events)
+    assert json.loads(paths.errors_json.read_text()) == before_errors
+
+
+_WRITER = textwrap.dedent(
+    """
+    import sys, warnings
+    warnings.simplefilter("error")
+    from procedura_sdk.observability import DataPaths, EventRecord, Recorder, utc_now_iso
+    with Recorder(DataPaths.from_env(sys.argv[1]), log_files=False) as rec:
+        for i in range(int(sys.argv[3])):
+            rec.record(EventRecord(cmd="echo", args=[sys.argv[2], str(i)], ts=utc_now_iso(), status="finished"))
+    """
+)
+
+
+def test_concurrent_recorders_lose_nothing(tmp_path: Path) -> None:
+    from deltaram import DeltaRAM
+
+    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path), f"w{w}", "40"]) for w in range(3)]
+    for p in procs:
+        assert p.wait(timeout=180) == 0
+    paths = DataPaths.from_env(tmp_path)
+    chain = _chain_events(paths)
+    mirror = json.loads(paths.events_json.read_text())
+    assert len(chain) == len(mirror) == 120
+    assert sorted(map(json.dumps, chain)) == sorted(map(json.dumps, mirror))
+    with DeltaRAM(paths.state) as state:
+        assert state.get("cli_stats")["total_runs"] == 120

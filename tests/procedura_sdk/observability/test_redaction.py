@@ -1,0 +1,129 @@
+"""The redaction rules, one by one: keys, arguments, values, registered secrets."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from procedura_sdk.observability.redaction import (
+    REDACTED,
+    Redactor,
+    is_sensitive_key,
+    key_words,
+    redact_credential,
+)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "password", "PASSWORD", "passwd", "token", "secret", "session_token", "sessionToken",
+        "X-Api-Key", "api_key", "apikey", "Authorization", "auth", "credentials", "private_key",
+        "privateKey", "cookie", "Set-Cookie", "session", "sessionid", "csrftoken", "client_secret",
+        "db.password", "accessToken", "refresh-token", "mysql_pwd", "X-Forwarded-For",
+    ],
+)
+def test_sensitive_keys(key: str) -> None:
+    assert is_sensitive_key(key)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "tokens_used", "tokens", "token_count", "max_tokens", "token_type", "token_file",
+        "password_expires_at", "author", "keyboard", "key", "monkey", "entities", "status",
+        "session_ttl", "cmd", "args", "result_summary", "coord", "message", "passage",
+    ],
+)
+def test_harmless_keys(key: str) -> None:
+    assert not is_sensitive_key(key)
+
+
+def test_key_words_split_on_separators_and_camel_case() -> None:
+    assert key_words("X-Api-Key") == ["x", "api", "key"]
+    assert key_words("sessionToken") == ["session", "token"]
+    assert key_words("HTTPAuthHeader") == ["http", "auth", "header"]
+
+
+def test_nested_values_under_sensitive_keys_are_hidden_whole() -> None:
+    r = Redactor()
+    out = r.redact({"outer": {"credentials": {"user": "a", "pw": "b"}, "n": [1, {"token": 5}]}})
+    assert out == {"outer": {"credentials": REDACTED, "n": [1, {"token": REDACTED}]}}
+
+
+def test_url_userinfo_password_is_hidden_but_user_kept() -> None:
+    r = Redactor()
+    assert r.redact_text("wss://alice:s3cret@vt.example:33000/x") == f"wss://alice:{REDACTED}@vt.example:33000/x"
+    assert r.redact_text("wss://vt.example:33000/x") == "wss://vt.example:33000/x"
+
+
+def test_bearer_and_basic_credentials() -> None:
+    r = Redactor()
+    assert r.redact_text("Authorization: Bearer abc.def-ghi") == f"Authorization: Bearer {REDACTED}"
+    assert r.redact_text("basic dXNlcjpwYXNz") == f"basic {REDACTED}"
+
+
+def test_key_value_pairs_in_text() -> None:
+    r = Redactor()
+    assert r.redact_text("GET /?token=abc&page=2") == f"GET /?token={REDACTED}&page=2"
+    assert r.redact_text("tokens_used=12") == "tokens_used=12"
+    assert r.redact_text("{'password': 'hunter2', 'x': 'y'}") == f"{{'password': '{REDACTED}', 'x': 'y'}}"
+    assert r.redact_text('{"api_key": "a\\"b", "ok": 1}') == f'{{"api_key": "{REDACTED}", "ok": 1}}'
+
+
+def test_registered_secrets_vanish_everywhere() -> None:
+    r = Redactor()
+    token = "Zm9vYmFyLXNlc3Npb24tdG9rZW4"
+    r.add_secret(token)
+    assert token not in json.dumps(r.redact({"note": f"sent {token} twice: {token}", "list": [token]}))
+    r.add_secret("ab")  # too short to be a secret worth hiding; ordinary text must survive
+    assert r.redact_text("abc") == "abc"
+
+
+def test_login_credential_keeps_only_the_account() -> None:
+    r = Redactor()
+    args = ["user@example.com:hunter2", "--replace", "--device=cli", "--ttl=3600"]
+    assert r.redact_args("login_password", args) == [
+        f"user@example.com:{REDACTED}", "--replace", "--device=cli", "--ttl=3600",
+    ]
+    assert redact_credential("b64:dXNlckBleGFtcGxlLmNvbTpodW50ZXIy") == REDACTED
+    assert redact_credential("dXNlckBleGFtcGxlLmNvbTpodW50ZXIy") == REDACTED
+    assert redact_credential("no-colon-here") == REDACTED
+
+
+def test_secret_flags_in_any_module() -> None:
+    r = Redactor()
+    args = ["--password=pw", "--token", "tok", "--n", "4", "--api-key=k", "--tokens-used=3"]
+    assert r.redact_args("place_ooi_sprites", args) == [
+        f"--password={REDACTED}", "--token", REDACTED, "--n", "4", f"--api-key={REDACTED}", "--tokens-used=3",
+    ]
+
+
+def test_credential_position_rule_applies_only_to_login() -> None:
+    r = Redactor()
+    assert r.redact_args("echo", ["user@example.com:x"]) == ["user@example.com:x"]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(json_values)
+def test_redaction_is_idempotent_and_keeps_json_shape(value: object) -> None:
+    r = Redactor()
+    once = r.redact(value)
+    assert r.redact(once) == once
+    json.dumps(once)  # still JSON
+
+
+@given(st.text(min_size=8, max_size=40).filter(lambda s: s.strip() == s and len(set(s)) > 3), json_values)
+def test_a_registered_secret_never_survives(secret: str, value: object) -> None:
+    r = Redactor([secret])
+    wrapped = {"a": [value, f"x{secret}y"], "b": secret}
+    assert secret not in json.dumps(r.redact(wrapped), ensure_ascii=False)
