@@ -1,0 +1,1 @@
+"""One module per ``procedura`` subcommand; each imports the SDK only when it runs."""

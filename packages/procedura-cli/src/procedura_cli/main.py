@@ -1,0 +1,145 @@
+"""The ``procedura`` command group: global options, the subcommands, and how failures end the process.
+
+Only click and this package's light modules are imported here; each subcommand
+imports the SDK when it runs, so ``procedura --help`` stays as quick as click.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from .__about__ import __version__
+from .commands.completion import completion
+from .commands.events import events
+from .commands.run import run
+from .commands.session import login, logout
+from .commands.state import state
+from .commands.stream import stream
+from .failures import CommandFailed, ExitCode
+from .settings import DEFAULT_URL, Settings
+
+
+class ProceduraGroup(click.Group):
+    """A group that ends every failure with one line on standard error and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (KeyboardInterrupt, click.Abort):
+            click.echo("\nInterrupted.", err=True)
+            raise click.exceptions.Exit(ExitCode.INTERRUPTED) from None
+        except CommandFailed as failure:
+            _show_traceback(ctx, failure)
+            raise
+        except (click.exceptions.Exit, click.ClickException):
+            raise
+        except BrokenPipeError:
+            # The reader went away (`procedura events | head`): click silences the pipe.
+            raise
+        except Exception as exc:
+            # A bug or an environment problem nobody foresaw: still one line, and the
+            # traceback only with --debug.
+            _show_traceback(ctx, exc)
+            what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            raise CommandFailed(
+                f"unexpected failure ({what}). Re-run with --debug for the traceback and "
+                "report it if it persists.",
+                ExitCode.FAILURE,
+            ) from exc
+
+
+def _debugging(ctx: click.Context) -> bool:
+    settings = ctx.find_object(Settings)
+    return bool(settings and settings.debug)
+
+
+def _show_traceback(ctx: click.Context, exc: BaseException) -> None:
+    if not _debugging(ctx):
+        return
+    import traceback
+
+    cause = exc.__cause__ if isinstance(exc, CommandFailed) and exc.__cause__ else exc
+    click.echo("".join(traceback.format_exception(type(cause), cause, cause.__traceback__)), err=True)
+
+
+def _enable_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    if value:
+        import logging
+
+        logging.basicConfig(
+            level=logging.DEBUG, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
+        )
+    return value
+
+
+@click.group(cls=ProceduraGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--url",
+    envvar="PROCEDURA_URL",
+    default=DEFAULT_URL,
+    show_default=True,
+    metavar="URL",
+    help="The Procedura server (ws:// or wss://). Env: PROCEDURA_URL.",
+)
+@click.option(
+    "--token",
+    envvar="PROCEDURA_TOKEN",
+    metavar="TOKEN",
+    help="Session token to use instead of the saved one. Env: PROCEDURA_TOKEN.",
+)
+@click.option(
+    "--ca-file",
+    envvar="PROCEDURA_CA_FILE",
+    type=click.Path(exists=True, dir_okay=False),
+    metavar="FILE",
+    help="CA bundle (PEM) to verify a wss:// server with. Env: PROCEDURA_CA_FILE.",
+)
+@click.option(
+    "--data-root",
+    envvar="PROCEDURA_DATA_ROOT",
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="Where runtime_ram/ and logs/ live (default: the working directory). "
+    "Env: PROCEDURA_DATA_ROOT.",
+)
+@click.option(
+    "--debug",
+    is_flag=True,
+    callback=_enable_debug,
+    expose_value=True,
+    help="Show tracebacks and the SDK's log on standard error.",
+)
+@click.version_option(__version__, "-V", "--version", prog_name="procedura", message="%(prog)s %(version)s")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    url: str,
+    token: str | None,
+    ca_file: str | None,
+    data_root: str | None,
+    debug: bool,
+) -> None:
+    """Talk to a Procedura world engine: log in, run modules, inspect what was recorded.
+
+    \b
+    Start with:
+      procedura login                         # prompts for email and password
+      procedura run worldstate_snapshot --terse
+      procedura events --last 5
+
+    Results are JSON on standard output; messages go to standard error. Exit
+    codes: 0 ok, 1 other failure, 2 bad usage, 3 server error, 4 timeout,
+    5 connection failure, 6 authentication, 7 EMPTY_WORLD, 8 protocol
+    violation, 130 interrupted.
+
+    Global options go before the command. Tab completion: see
+    `procedura completion --help`.
+    """
+    ctx.obj = Settings(url=url, token=token, ca_file=ca_file, data_root=data_root, debug=debug)
+
+
+for _command in (login, logout, run, stream, events, state, completion):
+    cli.add_command(_command)

@@ -1,0 +1,125 @@
+"""The global options every command shares, and what is built from them (token, agent, recorder)."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from .failures import CommandFailed, ExitCode
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from procedura_sdk import RemoteAgent
+    from procedura_sdk.observability import DataPaths, Recorder
+
+DEFAULT_URL = "wss://vt.vm.scorchedserver.com:33000"
+
+
+class Settings:
+    """``procedura [--url] [--token] [--ca-file] [--data-root] [--debug]``, as parsed."""
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        token: str | None = None,
+        ca_file: str | None = None,
+        data_root: str | None = None,
+        debug: bool = False,
+    ) -> None:
+        self.url = url
+        self.token = token
+        self.ca_file = ca_file
+        self.data_root = data_root
+        self.debug = debug
+
+    @property
+    def paths(self) -> DataPaths:
+        """The data layout: ``--data-root``, else ``$PROCEDURA_DATA_ROOT``, else the working directory."""
+        from procedura_sdk.observability.paths import DataPaths
+
+        return DataPaths.from_env(self.data_root)
+
+    def recorder(self) -> Recorder:
+        from procedura_sdk.observability import Recorder
+
+        return Recorder(self.paths)
+
+    def session_token(self, cmd: str, args: list[str]) -> str:
+        """The token to send: ``--token``/``$PROCEDURA_TOKEN``, else the one ``login`` saved.
+
+        Without one, the command fails here (recorded like any other failure)
+        rather than letting the server turn an anonymous request away.
+        """
+        if self.token:
+            return self.token
+        from procedura_sdk import TokenStore
+
+        store = TokenStore()
+        token = store.load()
+        if token:
+            return token
+        message = (
+            f"not logged in: no --token, no PROCEDURA_TOKEN and no saved token at {store.path}. "
+            "Run `procedura login` first."
+        )
+        self.record_failure(cmd, args, code="NOT_LOGGED_IN", message=message)
+        raise CommandFailed(message, ExitCode.AUTH)
+
+    def agent(
+        self,
+        *,
+        token: str | None = None,
+        on_phase: Callable[[str], None] | None = None,
+    ) -> RemoteAgent:
+        from procedura_sdk import RemoteAgent
+
+        return RemoteAgent(
+            self.url,
+            token=token,
+            ca_file=self.ca_file,
+            recorder=self.recorder(),
+            on_phase=on_phase,
+        )
+
+    def record_failure(self, cmd: str, args: list[str], *, code: str, message: str) -> None:
+        """Record a failure the CLI found before the SDK was involved (no token, bad input).
+
+        It goes through the same recorder as everything else, so it lands in the
+        chain, ``events.json`` and ``errors.json`` and is counted in ``cli_stats``.
+        """
+        from procedura_sdk.observability import EventRecord, utc_now_iso
+
+        record = EventRecord(
+            cmd=cmd,
+            args=list(args),
+            ts=utc_now_iso(),
+            url=self.url,
+            status="error",
+            result_code=code,
+            error={"type": "CLIError", "code": code, "message": message},
+            agent_version=_cli_version(),
+            env=_environment(),
+        )
+        recorder = self.recorder()
+        try:
+            recorder.record(record)
+        finally:
+            recorder.close()
+
+
+def _cli_version() -> str:
+    from .__about__ import __version__
+
+    return f"procedura-cli/{__version__}"
+
+
+def _environment() -> dict[str, Any]:
+    import platform
+
+    return {"python": platform.python_version(), "platform": platform.system(), "pid": os.getpid()}
+
+
+pass_settings = click.make_pass_decorator(Settings, ensure=True)
