@@ -46,7 +46,9 @@ def check_format(credential: str) -> None:
     The message never repeats the credential.
     """
     if _decoded(credential) is None:
-        raise CredentialFormatError(f"the credential is not in a form the server accepts: {FORMAT_HINT}")
+        raise CredentialFormatError(
+            f"the credential is not in a form the server accepts: {FORMAT_HINT}"
+        )
 
 
 def _decoded(credential: str) -> str | None:

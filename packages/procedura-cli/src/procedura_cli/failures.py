@@ -159,7 +159,9 @@ def _connection_hint(reason: str) -> str:
             "Check the server's certificate: pass its CA bundle with --ca-file "
             "(or PROCEDURA_CA_FILE)"
         )
-    if any(word in lowered for word in ("name or service", "nodename", "resolve", "dns", "getaddrinfo")):
+    if any(
+        word in lowered for word in ("name or service", "nodename", "resolve", "dns", "getaddrinfo")
+    ):
         return "Check the host name in --url (or PROCEDURA_URL)"
     return "Check --url (or PROCEDURA_URL) and that the server is running"
 

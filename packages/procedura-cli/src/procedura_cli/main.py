@@ -62,7 +62,9 @@ def _show_traceback(ctx: click.Context, exc: BaseException) -> None:
     import traceback
 
     cause = exc.__cause__ if isinstance(exc, CommandFailed) and exc.__cause__ else exc
-    click.echo("".join(traceback.format_exception(type(cause), cause, cause.__traceback__)), err=True)
+    click.echo(
+        "".join(traceback.format_exception(type(cause), cause, cause.__traceback__)), err=True
+    )
 
 
 def _enable_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
@@ -112,7 +114,9 @@ def _enable_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> b
     expose_value=True,
     help="Show tracebacks and the SDK's log on standard error.",
 )
-@click.version_option(__version__, "-V", "--version", prog_name="procedura", message="%(prog)s %(version)s")
+@click.version_option(
+    __version__, "-V", "--version", prog_name="procedura", message="%(prog)s %(version)s"
+)
 @click.pass_context
 def cli(
     ctx: click.Context,

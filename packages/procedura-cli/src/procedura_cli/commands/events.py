@@ -20,7 +20,10 @@ COLUMNS = (
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
-    "--last", type=click.IntRange(min=1), metavar="N", help="Only the newest N events (default: all)."
+    "--last",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Only the newest N events (default: all).",
 )
 @click.option("--cmd", metavar="CMD", help="Only events of this command (module), e.g. echo.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row instead of JSON.")
@@ -75,7 +78,9 @@ def events(
         with open(out, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
     except OSError as exc:
-        raise CommandFailed(f"could not write {out}: {exc.strerror or exc}.", ExitCode.FAILURE) from exc
+        raise CommandFailed(
+            f"could not write {out}: {exc.strerror or exc}.", ExitCode.FAILURE
+        ) from exc
     say(f"Wrote {len(found)} event{'s' if len(found) != 1 else ''} to {out}.")
 
 
@@ -99,6 +104,7 @@ def format_csv(found: list[dict[str, Any]]) -> str:
     """CSV with a header row; nested values (args, result_summary, error, env) as compact JSON."""
     import csv
     import io
+
     extra = sorted({key for event in found for key in event} - set(COLUMNS))
     columns = list(COLUMNS) + extra
     buffer = io.StringIO()

@@ -62,7 +62,9 @@ def find_stores(path: Path) -> list[Path]:
         )
     if is_store(path):
         return [path]
-    found = sorted(p for p in path.rglob("*") if p.is_dir() and is_store(p)) if path.is_dir() else []
+    found = (
+        sorted(p for p in path.rglob("*") if p.is_dir() and is_store(p)) if path.is_dir() else []
+    )
     if not found:
         raise CommandFailed(
             f"no deltaram store at or under {path}. Point at a store such as "
