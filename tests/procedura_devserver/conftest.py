@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import websockets.client
-
 from procedura_devserver import DEMO_EMAIL, WorldEngine
 
 # Only a guard against a hung test, never an assertion about speed.

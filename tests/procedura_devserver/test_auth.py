@@ -7,7 +7,6 @@ import time
 
 import pytest
 import websockets.exceptions
-
 from procedura_devserver import DEMO_EMAIL, DEMO_PASSWORD, WorldEngine
 from procedura_devserver.accounts import CredentialError, decode_credential
 from procedura_devserver.sessions import SessionStore

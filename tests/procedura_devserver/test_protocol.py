@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from procedura_devserver.accounts import DEMO_EMAIL, AccountBook
 from procedura_devserver.faults import FaultSet
 from procedura_devserver.protocol import Abort, Dispatcher, Send, Sleep, handshake_token
