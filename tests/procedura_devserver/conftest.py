@@ -5,13 +5,19 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import websockets.client
 from procedura_devserver import DEMO_EMAIL, WorldEngine
 
+FIRST_LINE = re.compile(r"^procedura-devserver listening on (wss?://127\.0\.0\.1:\d+)\n$")
 # Only a guard against a hung test, never an assertion about speed.
 HANG_GUARD = 10.0
 
@@ -84,3 +90,46 @@ def run(coro: Any) -> Any:
 @pytest.fixture
 def arun() -> Any:
     return run
+
+
+class Server:
+    """The command running in a subprocess; stderr goes to a file so it can never block."""
+
+    def __init__(self, tmp_path: Path, *options: str) -> None:
+        self.log = tmp_path / f"devserver-{len(list(tmp_path.glob('devserver-*.log')))}.log"
+        with self.log.open("wb") as stderr:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "procedura_devserver", "--port", "0", *options],
+                stdout=subprocess.PIPE, stderr=stderr, text=True,
+            )
+        self.first_line = self.process.stdout.readline()
+
+    @property
+    def url(self) -> str:
+        match = FIRST_LINE.match(self.first_line)
+        assert match, f"first line {self.first_line!r}; stderr: {self.log.read_text()}"
+        return match.group(1)
+
+    def stop(self, signum: int = signal.SIGTERM) -> tuple[int, str]:
+        self.process.send_signal(signum)
+        rest, _ = self.process.communicate(timeout=20)
+        return self.process.returncode, rest
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.communicate()
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[Any]:
+    """Start the command with options; every server started is killed at the end."""
+    started: list[Server] = []
+
+    def start(*options: str) -> Server:
+        started.append(Server(tmp_path, *options))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.kill()
