@@ -23,7 +23,7 @@ class CredentialFormatError(ValueError):
 def obtain(argument: str | None) -> str:
     """The credential from ``argument``, ``-`` (standard input) or an interactive prompt."""
     if argument == "-":
-        text = click.get_text_stream("stdin").read()
+        text = sys.stdin.read()
         credential = text.strip("\r\n")
         if not credential:
             raise click.UsageError("standard input was empty: " + FORMAT_HINT + ".")

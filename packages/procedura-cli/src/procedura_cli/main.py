@@ -26,6 +26,9 @@ class ProceduraGroup(click.Group):
     """A group that ends every failure with one line on standard error and its exit code."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        import warnings
+
+        warnings.showwarning = _show_warning
         try:
             return super().invoke(ctx)
         except (KeyboardInterrupt, click.Abort):
@@ -49,6 +52,12 @@ class ProceduraGroup(click.Group):
                 "report it if it persists.",
                 ExitCode.FAILURE,
             ) from exc
+
+
+def _show_warning(message: Any, category: type, *_args: Any, **_kwargs: Any) -> None:
+    # The SDK reports what it could not record as warnings; a person needs one line, not
+    # the file and source line Python shows by default.
+    click.echo(f"Warning: {message}", err=True)
 
 
 def _debugging(ctx: click.Context) -> bool:

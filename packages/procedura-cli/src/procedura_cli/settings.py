@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -10,7 +11,7 @@ import click
 from .failures import CommandFailed, ExitCode
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from procedura_sdk import RemoteAgent
     from procedura_sdk.observability import DataPaths, Recorder
@@ -55,7 +56,7 @@ class Settings:
         """
         if self.token:
             return self.token
-        from procedura_sdk import TokenStore
+        from procedura_sdk.token_store import TokenStore
 
         store = TokenStore()
         token = store.load()
@@ -68,21 +69,30 @@ class Settings:
         self.record_failure(cmd, args, code="NOT_LOGGED_IN", message=message)
         raise CommandFailed(message, ExitCode.AUTH)
 
+    @contextlib.contextmanager
     def agent(
         self,
         *,
         token: str | None = None,
         on_phase: Callable[[str], None] | None = None,
-    ) -> RemoteAgent:
+    ) -> Iterator[RemoteAgent]:
+        """A connected-on-demand agent recording into the data root; closed (with its
+        recorder) when the block ends. ``token=""`` connects without one (for login)."""
         from procedura_sdk import RemoteAgent
 
-        return RemoteAgent(
-            self.url,
-            token=token,
-            ca_file=self.ca_file,
-            recorder=self.recorder(),
-            on_phase=on_phase,
-        )
+        with self.recorder() as recorder:
+            try:
+                agent = RemoteAgent(
+                    self.url,
+                    token=token,
+                    ca_file=self.ca_file,
+                    recorder=recorder,
+                    on_phase=on_phase,
+                )
+            except ValueError as exc:  # the URL: not ws:// or wss://, or no host
+                raise click.BadParameter(str(exc), param_hint="'--url'") from None
+            with agent:
+                yield agent
 
     def record_failure(self, cmd: str, args: list[str], *, code: str, message: str) -> None:
         """Record a failure the CLI found before the SDK was involved (no token, bad input).
@@ -90,8 +100,13 @@ class Settings:
         It goes through the same recorder as everything else, so it lands in the
         chain, ``events.json`` and ``errors.json`` and is counted in ``cli_stats``.
         """
-        from procedura_sdk.observability import EventRecord, utc_now_iso
+        import warnings
 
+        try:
+            from procedura_sdk.observability import EventRecord, Recorder, utc_now_iso
+        except ImportError as exc:  # a broken install must not hide the failure being reported
+            warnings.warn(f"could not record this failure: {exc}", stacklevel=2)
+            return
         record = EventRecord(
             cmd=cmd,
             args=list(args),
@@ -103,11 +118,9 @@ class Settings:
             agent_version=_cli_version(),
             env=_environment(),
         )
-        recorder = self.recorder()
-        try:
+        # Recorder.record never raises: what it cannot write becomes a RecordingWarning.
+        with Recorder(self.paths) as recorder:
             recorder.record(record)
-        finally:
-            recorder.close()
 
 
 def _cli_version() -> str:

@@ -14,10 +14,7 @@ from ..status_line import StatusLine
 PASS_THROUGH = {"ignore_unknown_options": True, "help_option_names": ["--help"]}
 
 
-@click.command(context_settings=PASS_THROUGH)
-@click.argument("module")
-@click.argument("module_args", nargs=-1, type=click.UNPROCESSED, metavar="[MODULE_ARGS]...")
-@click.option(
+ack_timeout_option = click.option(
     "--ack-timeout",
     default=10.0,
     show_default=True,
@@ -25,7 +22,7 @@ PASS_THROUGH = {"ignore_unknown_options": True, "help_option_names": ["--help"]}
     metavar="SECONDS",
     help="How long to wait for the server to acknowledge the request.",
 )
-@click.option(
+final_timeout_option = click.option(
     "--final-timeout",
     default=600.0,
     show_default=True,
@@ -33,6 +30,13 @@ PASS_THROUGH = {"ignore_unknown_options": True, "help_option_names": ["--help"]}
     metavar="SECONDS",
     help="How long to wait for the result once acknowledged.",
 )
+
+
+@click.command(context_settings=PASS_THROUGH)
+@click.argument("module")
+@click.argument("module_args", nargs=-1, type=click.UNPROCESSED, metavar="[MODULE_ARGS]...")
+@ack_timeout_option
+@final_timeout_option
 @pass_settings
 def run(
     settings: Settings,

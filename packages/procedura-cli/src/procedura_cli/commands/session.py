@@ -57,10 +57,12 @@ def login(settings: Settings, credential: str | None, attach: bool, device: str,
 
     request = Request(url=settings.url, module="login_password")
     with StatusLine("login") as line, explained(request):
-        with settings.agent(on_phase=line.phase) as agent:
+        # No token on the way in: a stale saved one must not stand in the way of a new login.
+        with settings.agent(token="", on_phase=line.phase) as agent:
             result = agent.login_password(secret, replace=not attach, device=device, ttl=ttl)
+    how = "attached to the current session" if getattr(result, "attached", False) else "new session"
     say(
-        f"Logged in to {settings.url} as {result.account} (device {result.device}).\n"
+        f"Logged in to {settings.url} as {result.account} (device {result.device}, {how}).\n"
         f"Token saved to {result.token_file}.\n"
         f"Session expires {_when(result.expires_at, result.ttl)}."
     )
@@ -69,7 +71,7 @@ def login(settings: Settings, credential: str | None, attach: bool, device: str,
 @click.command()
 def logout() -> None:
     """Forget the saved session token (the file `login` wrote)."""
-    from procedura_sdk import TokenStore
+    from procedura_sdk.token_store import TokenStore
 
     store = TokenStore()
     had_token = store.load() is not None

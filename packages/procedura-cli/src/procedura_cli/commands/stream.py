@@ -10,19 +10,27 @@ from ..failures import Request, explained
 from ..output import emit_json, is_terminal
 from ..settings import Settings, pass_settings
 from ..status_line import StatusLine
-from .run import PASS_THROUGH
+from .run import PASS_THROUGH, ack_timeout_option, final_timeout_option
 
 
 @click.command(context_settings=PASS_THROUGH)
 @click.argument("module")
 @click.argument("module_args", nargs=-1, type=click.UNPROCESSED, metavar="[MODULE_ARGS]...")
+@ack_timeout_option
+@final_timeout_option
 @pass_settings
-def stream(settings: Settings, module: str, module_args: tuple[str, ...]) -> None:
+def stream(
+    settings: Settings,
+    module: str,
+    module_args: tuple[str, ...],
+    ack_timeout: float,
+    final_timeout: float,
+) -> None:
     """Run MODULE in async mode, following its progress.
 
     At a terminal: a progress bar when the updates carry progress, a spinner
     otherwise, then the result as JSON. Piped: every frame (started, running,
-    finished) as one JSON line, as it arrives.
+    finished, or the error frame) as one JSON line, as it arrives.
 
     \b
     Examples:
@@ -31,24 +39,41 @@ def stream(settings: Settings, module: str, module_args: tuple[str, ...]) -> Non
     """
     import sys
 
+    from procedura_sdk.errors import ServerError
+
     args = list(module_args)
     token = settings.session_token(module, args)
-    request = Request(settings.url, module)
-    lines = not is_terminal(sys.stdout)
+    request = Request(settings.url, module, ack_timeout=ack_timeout, final_timeout=final_timeout)
+    as_lines = not is_terminal(sys.stdout)
     last: dict[str, Any] | None = None
     with StatusLine(module) as line, explained(request):
         with settings.agent(token=token, on_phase=line.phase) as agent:
-            for frame in agent.stream(module, args):
-                last = frame
-                if lines:
-                    emit_json(frame, indent=False)
-                    continue
-                line.phase(str(frame.get("status", "running")))
-                fraction, detail = progress_of(frame)
-                if fraction is not None:
-                    line.progress(fraction, detail)
-    if not lines and last is not None:
+            try:
+                frames = agent.stream(
+                    module, args, ack_timeout=ack_timeout, final_timeout=final_timeout
+                )
+                for frame in frames:
+                    last = frame
+                    if as_lines:
+                        emit_json(frame, indent=False)
+                    else:
+                        show_progress(line, frame)
+            except ServerError as exc:
+                if as_lines and isinstance(exc.frame, dict):
+                    emit_json(exc.frame, indent=False)  # the stream's last frame, for scripts
+                raise
+    if not as_lines and last is not None:
         emit_json(last.get("result", last) if last.get("status") == "finished" else last)
+
+
+def show_progress(line: StatusLine, frame: dict[str, Any]) -> None:
+    """Move the status line on: the frame's status as the phase, and its progress if it has one."""
+    status = str(frame.get("status") or "running")
+    if status != "finished":
+        line.phase(status)
+    fraction, detail = progress_of(frame)
+    if fraction is not None:
+        line.progress(fraction, detail)
 
 
 def progress_of(frame: dict[str, Any]) -> tuple[float | None, str]:
