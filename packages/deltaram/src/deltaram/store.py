@@ -7,7 +7,6 @@ open has to replay.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import threading
@@ -142,7 +141,7 @@ class DeltaRAM:
         fsync_dir(self.path)
 
     def _load(self) -> None:
-        found = self._newest_snapshot(len(self._chain))
+        found = self._newest_snapshot(None)
         if found is None:
             self._base: dict[str, Any] = {}
             self._version = 0
@@ -156,13 +155,22 @@ class DeltaRAM:
         self._replay_tail()
         if not self._readonly and self._checkpoint_due():
             # The snapshots are missing, damaged or behind: rebuild one from the log.
-            self._checkpoint_quietly()
+            try:
+                self._checkpoint()
+            except OSError as exc:
+                self._report(f"could not write a snapshot in {self._snapdir}: {exc}")
 
-    def _newest_snapshot(self, limit: int) -> tuple[int, dict, int] | None:
-        """``(version, state, size)`` of the newest trustworthy snapshot at or below ``limit``."""
+    def _newest_snapshot(self, limit: int | None) -> tuple[int, dict, int] | None:
+        """``(version, state, size)`` of the newest trustworthy snapshot (at or below
+        ``limit`` if given); every untrustworthy one met on the way is reported."""
         log_length = len(self._chain)
-        for version, path in list_snapshots(self._snapdir):
-            if version > limit or version == 0:
+        try:
+            candidates = list_snapshots(self._snapdir)
+        except OSError as exc:
+            self._report(f"cannot list snapshots in {self._snapdir}: {exc}")
+            candidates = []
+        for version, path in candidates:
+            if (limit is not None and version > limit) or version == 0:
                 continue
             try:
                 if version > log_length:
@@ -246,6 +254,11 @@ class DeltaRAM:
         if key in self._staged:
             return self._staged[key]
         return self._base.get(key, _MISSING)
+
+    @property
+    def checkpoint_version(self) -> int:
+        """The version of the snapshot this object loaded or last wrote (0: none)."""
+        return self._ckpt_version
 
     @property
     def pending(self) -> bool:
@@ -378,26 +391,23 @@ class DeltaRAM:
         return self._tail_bytes > self._ratio * max(self._ckpt_size, self._min_bytes)
 
     def _maybe_checkpoint(self) -> None:
-        if self._checkpoint_due():
+        """Checkpoint if the ratio rule says so. A failure (disk full, permissions) is
+        reported, not raised: the commit it follows is already safe in the log."""
+        if not self._checkpoint_due():
+            return
+        try:
             newest = list_snapshots(self._snapdir)
             if newest and self._ckpt_version < newest[0][0] <= self._version:
                 # Another process checkpointed meanwhile; count from there (approximately:
-                # its size stands in for its body, the bytes since it for ours).
+                # its file size stands in for its body, and the record bytes are prorated).
                 self._tail_bytes = int(
                     self._tail_bytes * (self._version - newest[0][0])
                     / max(1, self._version - self._ckpt_version)
                 )
                 self._ckpt_version = newest[0][0]
-                with contextlib.suppress(OSError):
-                    self._ckpt_size = newest[0][1].stat().st_size
+                self._ckpt_size = newest[0][1].stat().st_size
                 if not self._checkpoint_due():
                     return
-            self._checkpoint_quietly()
-
-    def _checkpoint_quietly(self) -> None:
-        """Checkpoint; a failure (disk full, permissions) is reported, not raised: the commit
-        it follows is already safe in the log."""
-        try:
             self._checkpoint()
         except OSError as exc:
             self._report(f"could not write a snapshot in {self._snapdir}: {exc}")
