@@ -28,16 +28,21 @@ class Wire:
     def __init__(self) -> None:
         self._ids = itertools.count(1)
 
-    def connect(self, url: str, *, token: str | None = None, bearer: str | None = None,
-                **kwargs: Any) -> Any:
+    def connect(
+        self, url: str, *, token: str | None = None, bearer: str | None = None, **kwargs: Any
+    ) -> Any:
         headers = {"Authorization": f"Bearer {bearer}"} if bearer else None
         return websockets.client.connect(
-            url, subprotocols=[token] if token else None, extra_headers=headers,
-            open_timeout=HANG_GUARD, **kwargs,
+            url,
+            subprotocols=[token] if token else None,
+            extra_headers=headers,
+            open_timeout=HANG_GUARD,
+            **kwargs,
         )
 
-    async def send(self, ws: Any, cmd: str, args: list[str] | None = None,
-                   mode: str = "sync") -> str:
+    async def send(
+        self, ws: Any, cmd: str, args: list[str] | None = None, mode: str = "sync"
+    ) -> str:
         request_id = f"r{next(self._ids):07x}"
         await ws.send(json.dumps({"id": request_id, "cmd": cmd, "args": args or [], "mode": mode}))
         return request_id
@@ -59,8 +64,9 @@ class Wire:
             if frame["status"] in ("finished", "error"):
                 return frames
 
-    async def call(self, url: str, cmd: str, args: list[str] | None = None, mode: str = "sync",
-                   **connect: Any) -> list[dict[str, Any]]:
+    async def call(
+        self, url: str, cmd: str, args: list[str] | None = None, mode: str = "sync", **connect: Any
+    ) -> list[dict[str, Any]]:
         """One request on a fresh connection; its frames."""
         async with self.connect(url, **connect) as ws:
             return await self.answer(ws, await self.send(ws, cmd, args, mode))
@@ -100,7 +106,9 @@ class Server:
         with self.log.open("wb") as stderr:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "procedura_devserver", "--port", "0", *options],
-                stdout=subprocess.PIPE, stderr=stderr, text=True,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
             )
         self.first_line = self.process.stdout.readline()
 

@@ -22,15 +22,20 @@ async def login(wire, url, credential=DEMO, *flags, mode="sync", **connect):
     return await wire.call(url, "login_password", [credential, *flags], mode, **connect)
 
 
-@pytest.mark.parametrize("credential", [DEMO, b64(DEMO), "b64:" + b64(DEMO),
-                                        "b64:" + b64(DEMO).rstrip("=")])
+@pytest.mark.parametrize(
+    "credential", [DEMO, b64(DEMO), "b64:" + b64(DEMO), "b64:" + b64(DEMO).rstrip("=")]
+)
 def test_login_plain_and_base64(engine, wire, arun, credential):
     ack, final = arun(login(wire, engine.url, credential, "--replace", "--device=cli", "--ttl=600"))
     assert ack["status"] == "ack" and ack["job_id"] == final["job_id"]
     result = final["result"]
     assert set(result) == {"session_token", "account", "device", "ttl", "expires_at", "attached"}
     assert (result["account"], result["device"], result["ttl"], result["attached"]) == (
-        DEMO_EMAIL, "cli", 600, False)
+        DEMO_EMAIL,
+        "cli",
+        600,
+        False,
+    )
     assert result["expires_at"].endswith("+00:00")
     assert [s.token for s in engine.live_sessions()] == [result["session_token"]]
 
@@ -40,8 +45,10 @@ def test_accounts_from_options_and_passwords_with_colons(engine, wire, arun):
     assert final["result"]["account"] == "ada@example.org"
 
 
-@pytest.mark.parametrize("credential", [f"{DEMO_EMAIL}:wrong", "nobody@x.org:demo-password",
-                                        "b64:%%%", b64("no-colon-inside")])
+@pytest.mark.parametrize(
+    "credential",
+    [f"{DEMO_EMAIL}:wrong", "nobody@x.org:demo-password", "b64:%%%", b64("no-colon-inside")],
+)
 def test_bad_credentials_fail_at_once_without_ack(engine, wire, arun, credential):
     (frame,) = arun(login(wire, engine.url, credential))
     assert frame["status"] == "error" and frame["code"] == "AUTH_FAILED"
@@ -76,7 +83,9 @@ def test_replace_revokes_only_that_devices_sessions(engine, wire, arun):
 def test_attach_reuses_the_live_session_of_that_device(engine, wire, arun):
     async def scenario():
         made = (await login(wire, engine.url, DEMO, "--attach", "--device=box"))[-1]["result"]
-        again = (await login(wire, engine.url, DEMO, "--attach", "--device=box", "--ttl=5"))[-1]["result"]
+        again = (await login(wire, engine.url, DEMO, "--attach", "--device=box", "--ttl=5"))[-1][
+            "result"
+        ]
         elsewhere = (await login(wire, engine.url, DEMO, "--attach", "--device=tv"))[-1]["result"]
         return made, again, elsewhere
 

@@ -27,10 +27,21 @@ def test_prints_the_url_first_serves_and_exits_cleanly(start_server, wire, arun,
 def test_accounts_and_faults_from_options(start_server, wire, arun, tmp_path):
     accounts = tmp_path / "accounts.json"
     accounts.write_text(json.dumps({"file@example.org": "from-file"}))
-    server = start_server("--account", "opt@example.org:from:option", "--accounts", str(accounts),
-                   "--fault", "empty-world", "--fault", "final-by-job-id-only")
-    for credential in ["opt@example.org:from:option", "file@example.org:from-file",
-                       f"{DEMO_EMAIL}:{DEMO_PASSWORD}"]:
+    server = start_server(
+        "--account",
+        "opt@example.org:from:option",
+        "--accounts",
+        str(accounts),
+        "--fault",
+        "empty-world",
+        "--fault",
+        "final-by-job-id-only",
+    )
+    for credential in [
+        "opt@example.org:from:option",
+        "file@example.org:from-file",
+        f"{DEMO_EMAIL}:{DEMO_PASSWORD}",
+    ]:
         final = arun(wire.call(server.url, "login_password", [credential]))[-1]
         assert final["status"] == "finished", final
     token = final["result"]["session_token"]
@@ -41,12 +52,20 @@ def test_accounts_and_faults_from_options(start_server, wire, arun, tmp_path):
 
 @pytest.mark.parametrize(
     ("options", "complaint"),
-    [(["--fault", "gremlins"], "unknown fault"), (["--fault", "ack-delay"], "needs a value"),
-     (["--account", "no-password"], "EMAIL:PASSWORD"), (["--accounts", "/nonexistent.json"], "")],
+    [
+        (["--fault", "gremlins"], "unknown fault"),
+        (["--fault", "ack-delay"], "needs a value"),
+        (["--account", "no-password"], "EMAIL:PASSWORD"),
+        (["--accounts", "/nonexistent.json"], ""),
+    ],
 )
 def test_bad_options_exit_2_with_a_message(options, complaint):
-    done = subprocess.run([sys.executable, "-m", "procedura_devserver", *options],
-                          capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [sys.executable, "-m", "procedura_devserver", *options],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 2 and done.stdout == ""
     assert complaint in done.stderr
 

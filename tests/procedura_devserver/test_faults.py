@@ -16,12 +16,29 @@ async def frames_in_order(wire, ws, count):
 
 def test_the_documented_fault_names():
     assert FAULT_NAMES == (
-        "ack-delay", "no-ack", "final-delay", "drop-after-ack", "empty-world", "malformed-frame",
-        "oversized-frame", "error-without-ack", "foreign-frames", "final-by-job-id-only")
+        "ack-delay",
+        "no-ack",
+        "final-delay",
+        "drop-after-ack",
+        "empty-world",
+        "malformed-frame",
+        "oversized-frame",
+        "error-without-ack",
+        "foreign-frames",
+        "final-by-job-id-only",
+    )
 
 
-@pytest.mark.parametrize("bad", [{"no-such-fault": True}, {"ack-delay": True},
-                                 {"oversized-frame": "big"}, {"no-ack": 3}, ["final-delay=-1"]])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"no-such-fault": True},
+        {"ack-delay": True},
+        {"oversized-frame": "big"},
+        {"no-ack": 3},
+        ["final-delay=-1"],
+    ],
+)
 def test_bad_fault_settings_are_refused(bad):
     with pytest.raises(FaultError):
         WorldEngine(faults=bad)
@@ -66,7 +83,11 @@ def test_ack_delay_lets_an_undelayed_request_answer_first(engine, wire, arun, to
 
     late, marker, frames = arun(scenario())
     assert [(f["id"], f["status"]) for f in frames] == [
-        (marker, "ack"), (marker, "finished"), (late, "ack"), (late, "finished")]
+        (marker, "ack"),
+        (marker, "finished"),
+        (late, "ack"),
+        (late, "finished"),
+    ]
 
 
 def test_final_delay_comes_between_ack_and_final(engine, wire, arun, token):
@@ -81,7 +102,11 @@ def test_final_delay_comes_between_ack_and_final(engine, wire, arun, token):
 
     late, marker, frames = arun(scenario())
     assert [(f["id"], f["status"]) for f in frames] == [
-        (late, "ack"), (marker, "ack"), (marker, "finished"), (late, "finished")]
+        (late, "ack"),
+        (marker, "ack"),
+        (marker, "finished"),
+        (late, "finished"),
+    ]
 
 
 def test_faults_set_while_running_apply_to_the_next_requests(engine, wire, arun, token):
@@ -93,7 +118,9 @@ def test_faults_set_while_running_apply_to_the_next_requests(engine, wire, arun,
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
-def test_drop_after_ack_closes_the_connection_without_a_close_frame(engine, wire, arun, token, mode):
+def test_drop_after_ack_closes_the_connection_without_a_close_frame(
+    engine, wire, arun, token, mode
+):
     engine.faults.set("drop-after-ack")
 
     async def scenario():
@@ -167,8 +194,11 @@ def test_foreign_frames_come_before_and_between_the_real_ones(engine, wire, arun
         async with wire.connect(engine.url, token=token) as ws:
             request_id = await wire.send(ws, "long_job", ["--steps=2", "--interval=0"], mode)
             seen = []
-            while not (seen and seen[-1].get("status") in ("finished", "error")
-                       and (seen[-1].get("id") == request_id)):
+            while not (
+                seen
+                and seen[-1].get("status") in ("finished", "error")
+                and (seen[-1].get("id") == request_id)
+            ):
                 seen.append(await wire.recv(ws))
             return request_id, seen
 
@@ -176,7 +206,9 @@ def test_foreign_frames_come_before_and_between_the_real_ones(engine, wire, arun
     mine = [i for i, f in enumerate(seen) if f.get("id") == request_id]
     job_id = seen[mine[0]]["job_id"]
     assert mine[0] > 0, "foreign frames come first"
-    assert all(b - a > 1 for a, b in zip(mine, mine[1:], strict=False)), "and between every real frame"
+    assert all(b - a > 1 for a, b in zip(mine, mine[1:], strict=False)), (
+        "and between every real frame"
+    )
     foreign = [f for f in seen if f.get("id") != request_id]
     assert all(f.get("job_id") != job_id for f in foreign)
     assert any("id" in f for f in foreign)  # for another request
@@ -187,7 +219,9 @@ def test_foreign_frames_come_before_and_between_the_real_ones(engine, wire, arun
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_final_by_job_id_only(engine, wire, arun, token, mode):
     engine.faults.set("final-by-job-id-only")
-    frames = arun(wire.call(engine.url, "long_job", ["--steps=1", "--interval=0"], mode, token=token))
+    frames = arun(
+        wire.call(engine.url, "long_job", ["--steps=1", "--interval=0"], mode, token=token)
+    )
     first, *later = frames
     assert first["id"] and first["job_id"]
     assert later[-1]["status"] == "finished"

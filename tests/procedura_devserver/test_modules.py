@@ -32,8 +32,12 @@ def test_worldstate_snapshot_full_form(engine, wire, arun, token, mode):
 
 def test_worldstate_snapshot_terse_is_shorter_and_stable(engine, wire, arun, token):
     full = arun(wire.call(engine.url, "worldstate_snapshot", [], token=token))[-1]["result"]
-    terse = arun(wire.call(engine.url, "worldstate_snapshot", ["--terse"], token=token))[-1]["result"]
-    again = arun(wire.call(engine.url, "worldstate_snapshot", ["--terse"], token=token))[-1]["result"]
+    terse = arun(wire.call(engine.url, "worldstate_snapshot", ["--terse"], token=token))[-1][
+        "result"
+    ]
+    again = arun(wire.call(engine.url, "worldstate_snapshot", ["--terse"], token=token))[-1][
+        "result"
+    ]
     assert terse == again
     assert set(terse) == {"meta", "entities", "location", "environment"}
     assert set(terse["entities"]) == set(full["entities"])
@@ -41,13 +45,17 @@ def test_worldstate_snapshot_terse_is_shorter_and_stable(engine, wire, arun, tok
 
 
 def test_long_job_sync_acks_then_finishes_without_updates(engine, wire, arun, token):
-    frames = arun(wire.call(engine.url, "long_job", ["--steps", "3", "--interval", "0.01"], token=token))
+    frames = arun(
+        wire.call(engine.url, "long_job", ["--steps", "3", "--interval", "0.01"], token=token)
+    )
     assert statuses(frames) == ["ack", "finished"]
     assert frames[1]["result"] == {"steps": 3, "interval": 0.01}
 
 
 def test_long_job_async_streams_progress(engine, wire, arun, token):
-    frames = arun(wire.call(engine.url, "long_job", ["--steps=3", "--interval=0.01"], ASYNC, token=token))
+    frames = arun(
+        wire.call(engine.url, "long_job", ["--steps=3", "--interval=0.01"], ASYNC, token=token)
+    )
     assert statuses(frames) == ["started", "running", "running", "running", "finished"]
     assert [f["progress"] for f in frames[1:4]] == [{"done": n, "total": 3} for n in (1, 2, 3)]
     assert len({f["job_id"] for f in frames}) == 1
@@ -70,8 +78,12 @@ def test_fail_takes_its_message_code_and_coord(engine, wire, arun, token):
 
 @pytest.mark.parametrize("mode", [SYNC, ASYNC])
 def test_init_character_adds_a_character_to_the_world(engine, wire, arun, token, mode):
-    args = ["--gen-guidance=brave", "--gen-occ=smith", "--objective-text=Find the glyph.",
-            "--interval=0"]
+    args = [
+        "--gen-guidance=brave",
+        "--gen-occ=smith",
+        "--objective-text=Find the glyph.",
+        "--interval=0",
+    ]
     frames = arun(wire.call(engine.url, "init_character", args, mode, token=token))
     expected = ["running"] * 4 if mode == ASYNC else []
     assert statuses(frames)[1:] == [*expected, "finished"]
@@ -95,7 +107,9 @@ def test_place_ooi_sprites_streams_each_placement(engine, wire, arun, token):
 
 def test_place_ooi_sprites_for_real_adds_entities(engine, wire, arun, token):
     before = arun(wire.call(engine.url, "worldstate_snapshot", [], token=token))[-1]["result"]
-    final = arun(wire.call(engine.url, "place_ooi_sprites", ["--n=2", "--interval=0"], token=token))[-1]
+    final = arun(
+        wire.call(engine.url, "place_ooi_sprites", ["--n=2", "--interval=0"], token=token)
+    )[-1]
     after = arun(wire.call(engine.url, "worldstate_snapshot", [], token=token))[-1]["result"]
     added = set(after["entities"]) - set(before["entities"])
     assert added == {s["entity_id"] for s in final["result"]["placed"]}
@@ -134,3 +148,18 @@ def test_different_accounts_see_their_own_worlds(engine, wire, arun):
     world_a = arun(wire.call(engine.url, "worldstate_snapshot", [], token=demo))[-1]["result"]
     world_b = arun(wire.call(engine.url, "worldstate_snapshot", [], token=ada))[-1]["result"]
     assert world_a["meta"]["seed"] != world_b["meta"]["seed"]
+
+
+def test_engine_runs_on_the_callers_event_loop(wire, arun):
+    from procedura_devserver import DEMO_EMAIL, WorldEngine
+
+    async def scenario():
+        async with WorldEngine() as engine:
+            token = engine.issue_session(DEMO_EMAIL)
+            frames = await wire.call(engine.url, "echo", ["same loop"], token=token)
+        return frames, engine
+
+    frames, engine = arun(scenario())
+    assert frames[-1]["result"] == {"args": ["same loop"]}
+    with pytest.raises(RuntimeError):
+        engine.url  # noqa: B018 - stopped engines have no URL

@@ -37,8 +37,12 @@ def frames(actions):
 def test_sync_answer_is_ack_then_finished_sharing_the_job_id(dispatcher, token):
     ack, final = frames(dispatcher.answer(request("echo", ["a", "b"]), token))
     assert ack == {"id": "abc123", "status": "ack", "job_id": ack["job_id"]}
-    assert final == {"id": "abc123", "job_id": ack["job_id"], "status": "finished",
-                     "result": {"args": ["a", "b"]}}
+    assert final == {
+        "id": "abc123",
+        "job_id": ack["job_id"],
+        "status": "finished",
+        "result": {"args": ["a", "b"]},
+    }
 
 
 def test_job_ids_differ_between_requests(dispatcher, token):
@@ -48,11 +52,16 @@ def test_job_ids_differ_between_requests(dispatcher, token):
 
 
 def test_async_long_job_streams_progress_between_waits(dispatcher, token):
-    out = frames(dispatcher.answer(request("long_job", ["--steps=2", "--interval=0.5"], "async"), token))
+    out = frames(
+        dispatcher.answer(request("long_job", ["--steps=2", "--interval=0.5"], "async"), token)
+    )
     started, wait1, run1, wait2, run2, final = out
     assert started["status"] == "started" and started["id"] == "abc123"
     assert wait1 == wait2 == Sleep(0.5)
-    assert [run1["progress"], run2["progress"]] == [{"done": 1, "total": 2}, {"done": 2, "total": 2}]
+    assert [run1["progress"], run2["progress"]] == [
+        {"done": 1, "total": 2},
+        {"done": 2, "total": 2},
+    ]
     assert run1["job_id"] == final["job_id"] == started["job_id"]
     assert final["result"] == {"steps": 2, "interval": 0.5}
 
@@ -60,22 +69,36 @@ def test_async_long_job_streams_progress_between_waits(dispatcher, token):
 def test_sync_long_job_waits_but_sends_no_running_frames(dispatcher, token):
     out = frames(dispatcher.answer(request("long_job", ["--steps", "3", "--interval", "1"]), token))
     assert [f if isinstance(f, Sleep) else f["status"] for f in out] == [
-        "ack", Sleep(1.0), Sleep(1.0), Sleep(1.0), "finished"]
+        "ack",
+        Sleep(1.0),
+        Sleep(1.0),
+        Sleep(1.0),
+        "finished",
+    ]
 
 
 def test_fail_errors_after_the_ack_with_context(dispatcher, token):
     ack, error = frames(dispatcher.answer(request("fail"), token))
     assert ack["status"] == "ack"
-    assert error == {"id": "abc123", "job_id": ack["job_id"], "status": "error",
-                     "message": "No glyph_prompt found at this coordinate.",
-                     "coord": [-12817304, 4324025, 0]}
+    assert error == {
+        "id": "abc123",
+        "job_id": ack["job_id"],
+        "status": "error",
+        "message": "No glyph_prompt found at this coordinate.",
+        "coord": [-12817304, 4324025, 0],
+    }
 
 
 @pytest.mark.parametrize(
     ("text", "has_id"),
-    [("not json", False), ("[1]", False), ('{"cmd": "echo"}', False),
-     ('{"id": "x", "args": []}', True), ('{"id": "x", "cmd": "echo", "args": "a"}', True),
-     ('{"id": "x", "cmd": "echo", "mode": "later"}', True)],
+    [
+        ("not json", False),
+        ("[1]", False),
+        ('{"cmd": "echo"}', False),
+        ('{"id": "x", "args": []}', True),
+        ('{"id": "x", "cmd": "echo", "args": "a"}', True),
+        ('{"id": "x", "cmd": "echo", "mode": "later"}', True),
+    ],
 )
 def test_bad_requests_get_one_bad_request_error(dispatcher, token, text, has_id):
     (frame,) = frames(dispatcher.answer(text, token))
@@ -102,8 +125,12 @@ def test_bad_module_args_are_refused_at_once(dispatcher, token):
 @pytest.mark.parametrize("cmd", ["echo", "worldstate_snapshot", "teleport"])
 def test_without_token_only_login_is_allowed(dispatcher, cmd):
     (frame,) = frames(dispatcher.answer(request(cmd), None))
-    assert frame == {"id": "abc123", "status": "error", "code": "AUTH_REQUIRED",
-                     "message": frame["message"]}
+    assert frame == {
+        "id": "abc123",
+        "status": "error",
+        "code": "AUTH_REQUIRED",
+        "message": frame["message"],
+    }
 
 
 def test_revoked_token_is_refused_on_the_open_connection(dispatcher, token):
@@ -114,7 +141,9 @@ def test_revoked_token_is_refused_on_the_open_connection(dispatcher, token):
 
 
 def test_login_without_token_issues_a_session(dispatcher):
-    ack, final = frames(dispatcher.answer(request("login_password", [f"{DEMO_EMAIL}:demo-password"]), None))
+    ack, final = frames(
+        dispatcher.answer(request("login_password", [f"{DEMO_EMAIL}:demo-password"]), None)
+    )
     result = final["result"]
     assert ack["status"] == "ack"
     assert result["account"] == DEMO_EMAIL and result["device"] == "cli" and result["ttl"] == 3600
@@ -143,7 +172,11 @@ def test_delays_come_before_the_ack_and_before_the_final(dispatcher, token):
     with_faults(dispatcher, ack_delay=2, final_delay=3)
     out = frames(dispatcher.answer(request("echo"), token))
     assert [f if isinstance(f, Sleep) else f["status"] for f in out] == [
-        Sleep(2.0), "ack", Sleep(3.0), "finished"]
+        Sleep(2.0),
+        "ack",
+        Sleep(3.0),
+        "finished",
+    ]
 
 
 def test_drop_after_ack_aborts_after_the_ack(dispatcher, token):
@@ -152,7 +185,9 @@ def test_drop_after_ack_aborts_after_the_ack(dispatcher, token):
 
 
 def test_error_without_ack_is_the_only_frame(dispatcher, token):
-    (frame,) = frames(with_faults(dispatcher, error_without_ack=True).answer(request("echo"), token))
+    (frame,) = frames(
+        with_faults(dispatcher, error_without_ack=True).answer(request("echo"), token)
+    )
     assert frame["status"] == "error" and frame["id"] == "abc123" and "job_id" not in frame
 
 
@@ -166,16 +201,26 @@ def test_malformed_frame_replaces_the_final_frame(dispatcher, token):
 @pytest.mark.parametrize("size", [1, 500, 100_000])
 def test_oversized_frame_has_exactly_the_asked_size_or_its_natural_one(dispatcher, token, size):
     ack, final = list(with_faults(dispatcher, oversized_frame=size).answer(request("echo"), token))
-    natural = len(json.dumps({"id": "abc123", "job_id": json.loads(ack.text)["job_id"],
-                              "status": "finished", "result": {"args": [], "padding": ""}},
-                             separators=(",", ":")))
+    natural = len(
+        json.dumps(
+            {
+                "id": "abc123",
+                "job_id": json.loads(ack.text)["job_id"],
+                "status": "finished",
+                "result": {"args": [], "padding": ""},
+            },
+            separators=(",", ":"),
+        )
+    )
     assert len(final.text.encode()) == max(size, natural)
     assert json.loads(final.text)["result"]["args"] == []
 
 
 def test_final_by_job_id_only_drops_the_id_after_the_start(dispatcher, token):
     with_faults(dispatcher, final_by_job_id_only=True)
-    started, *rest = frames(dispatcher.answer(request("long_job", ["--steps=1", "--interval=0"], "async"), token))
+    started, *rest = frames(
+        dispatcher.answer(request("long_job", ["--steps=1", "--interval=0"], "async"), token)
+    )
     running, final = [f for f in rest if not isinstance(f, Sleep)]
     assert started["id"] == "abc123"
     assert "id" not in running and "id" not in final
@@ -202,7 +247,9 @@ def test_empty_world_empties_entities_only(dispatcher, token):
 
 def test_faults_never_touch_login(dispatcher):
     with_faults(dispatcher, no_ack=True, error_without_ack=True, ack_delay=5, malformed_frame=True)
-    out = frames(dispatcher.answer(request("login_password", [f"{DEMO_EMAIL}:demo-password"]), None))
+    out = frames(
+        dispatcher.answer(request("login_password", [f"{DEMO_EMAIL}:demo-password"]), None)
+    )
     assert [f["status"] for f in out] == ["ack", "finished"]
 
 

@@ -24,18 +24,38 @@ def _parser() -> argparse.ArgumentParser:
         f"protocol. Demo account: {DEMO_EMAIL} / {DEMO_PASSWORD}.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
     parser.add_argument("--port", type=int, default=0, help="port (default 0: pick a free one)")
     parser.add_argument("--certfile", help="TLS certificate (PEM): serve wss://")
     parser.add_argument("--keyfile", help="TLS private key (PEM), if not inside --certfile")
-    parser.add_argument("--account", action="append", default=[], metavar="EMAIL:PASSWORD",
-                        help="add an account (repeatable)")
-    parser.add_argument("--accounts", metavar="FILE",
-                        help="add accounts from a JSON object mapping email to password")
-    parser.add_argument("--fault", action="append", default=[], metavar="NAME[=VALUE]",
-                        help=f"inject a fault into every answer but logins (repeatable): {faults}")
-    parser.add_argument("--max-size", type=int, default=DEFAULT_MAX_SIZE, metavar="BYTES",
-                        help=f"largest incoming message (default {DEFAULT_MAX_SIZE})")
+    parser.add_argument(
+        "--account",
+        action="append",
+        default=[],
+        metavar="EMAIL:PASSWORD",
+        help="add an account (repeatable)",
+    )
+    parser.add_argument(
+        "--accounts",
+        metavar="FILE",
+        help="add accounts from a JSON object mapping email to password",
+    )
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="NAME[=VALUE]",
+        help=f"inject a fault into every answer but logins (repeatable): {faults}",
+    )
+    parser.add_argument(
+        "--max-size",
+        type=int,
+        default=DEFAULT_MAX_SIZE,
+        metavar="BYTES",
+        help=f"largest incoming message (default {DEFAULT_MAX_SIZE})",
+    )
     return parser
 
 
@@ -95,7 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     except OSError as exc:
-        print(f"procedura-devserver: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        print(
+            f"procedura-devserver: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr
+        )
         return 1
     return 0
 

@@ -92,7 +92,9 @@ class FaultSet:
         A mapping value of False or 0 turns that fault off.
         """
         pairs = (
-            list(faults.items()) if isinstance(faults, Mapping) else [parse_fault(s) for s in faults]
+            list(faults.items())
+            if isinstance(faults, Mapping)
+            else [parse_fault(s) for s in faults]
         )
         for name, value in pairs:
             if value is False or (value == 0 and not isinstance(value, bool)):

@@ -127,7 +127,9 @@ def _number(value: float) -> int | float:
 def login_password(args: list[str], ctx: JobContext) -> Job:
     """Check a credential and issue (or attach to) a session; failures come without ack."""
     if not args or args[0].startswith("--"):
-        raise ModuleError("login_password needs a credential as its first argument", code="BAD_ARGS")
+        raise ModuleError(
+            "login_password needs a credential as its first argument", code="BAD_ARGS"
+        )
     opts = parse_flags(
         args[1:],
         {"replace": None, "attach": None, "device": str, "ttl": _positive_seconds},
@@ -166,7 +168,9 @@ def _finish(result: dict) -> Job:
 def worldstate_snapshot(args: list[str], ctx: JobContext) -> Job:
     """The account's world; `--terse` for the short form."""
     opts = parse_flags(args, {"terse": None})
-    return _finish(ctx.world().snapshot(terse=bool(opts.get("terse")), empty=ctx.faults.empty_world))
+    return _finish(
+        ctx.world().snapshot(terse=bool(opts.get("terse")), empty=ctx.faults.empty_world)
+    )
 
 
 def echo(args: list[str], ctx: JobContext) -> Job:

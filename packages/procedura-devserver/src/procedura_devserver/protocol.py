@@ -127,13 +127,20 @@ class Dispatcher:
         account = None
         if request.cmd != LOGIN_MODULE:
             if token is None:
-                yield _refuse(rid, "AUTH_REQUIRED", "this connection has no session token: "
-                              "run login_password, then reconnect with the token")
+                yield _refuse(
+                    rid,
+                    "AUTH_REQUIRED",
+                    "this connection has no session token: "
+                    "run login_password, then reconnect with the token",
+                )
                 return
             session = self.sessions.lookup(token)
             if session is None:
-                yield _refuse(rid, "AUTH_REQUIRED", "the session token expired or was revoked: "
-                              "run login_password again")
+                yield _refuse(
+                    rid,
+                    "AUTH_REQUIRED",
+                    "the session token expired or was revoked: run login_password again",
+                )
                 return
             account = session.account
         module = MODULES.get(request.cmd)
@@ -144,7 +151,11 @@ class Dispatcher:
         faults = Faults() if request.cmd == LOGIN_MODULE else self.faults.snapshot()
         logger.info(
             "request id=%s cmd=%s mode=%s account=%s faults=%s",
-            rid, request.cmd, request.mode, account, faults.active() or "-",
+            rid,
+            request.cmd,
+            request.mode,
+            account,
+            faults.active() or "-",
         )
         ctx = JobContext(account, self.accounts, self.sessions, self.worlds, faults)
         try:
@@ -189,8 +200,12 @@ def _run(request: Request, job: Any, faults: Faults) -> Iterator[Action]:
     if faults.error_without_ack:
         job.close()
         yield from emit(
-            {"id": rid, "status": "error", "code": "INJECTED_FAULT",
-             "message": "error-without-ack fault: the job failed before it was acknowledged"}
+            {
+                "id": rid,
+                "status": "error",
+                "code": "INJECTED_FAULT",
+                "message": "error-without-ack fault: the job failed before it was acknowledged",
+            }
         )
         return
     yield from emit({"id": rid, "status": "started" if stream else "ack", "job_id": jid})
@@ -212,8 +227,13 @@ def _run(request: Request, job: Any, faults: Faults) -> Iterator[Action]:
         final = addressed(exc.frame_fields())
     except Exception:
         logger.exception("module %s failed", request.cmd)
-        final = addressed({"status": "error", "code": "INTERNAL_ERROR",
-                           "message": f"{request.cmd} failed; see the server log"})
+        final = addressed(
+            {
+                "status": "error",
+                "code": "INTERNAL_ERROR",
+                "message": f"{request.cmd} failed; see the server log",
+            }
+        )
 
     if faults.final_delay:
         yield Sleep(faults.final_delay)
@@ -243,9 +263,18 @@ def _foreign_frames(rid: Any) -> Iterator[Send]:
     while other_id == rid:
         other_id = secrets.token_hex(4)
     yield Send(encode({"id": other_id, "status": "ack", "job_id": new_job_id()}))
-    yield Send(encode({"id": other_id, "job_id": new_job_id(), "status": "finished",
-                       "result": {"foreign": True}}))
-    yield Send(encode({"job_id": new_job_id(), "status": "error",
-                       "message": "An error for another job."}))
+    yield Send(
+        encode(
+            {
+                "id": other_id,
+                "job_id": new_job_id(),
+                "status": "finished",
+                "result": {"foreign": True},
+            }
+        )
+    )
+    yield Send(
+        encode({"job_id": new_job_id(), "status": "error", "message": "An error for another job."})
+    )
     yield Send(encode({"status": "finished", "result": {"foreign": True}}))
     yield Send(encode({"status": "error", "message": "A frame addressed to nobody."}))

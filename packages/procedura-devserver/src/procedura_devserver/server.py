@@ -34,8 +34,9 @@ _NOMINAL_SUBPROTOCOL = "procedura"
 class WorldEngine:
     """A local Procedura world engine.
 
-    Run it on the current event loop (`await start()` / `await stop()`), or in a
-    background thread for synchronous code and tests::
+    Run it on the current event loop (`async with WorldEngine() as engine:`, or
+    `await start()` / `await stop()`), or in a background thread for
+    synchronous code and tests::
 
         with WorldEngine(faults={"ack-delay": 2}).running() as engine:
             print(engine.url)
@@ -101,8 +102,11 @@ class WorldEngine:
         if self._server is not None:
             raise RuntimeError("the engine is already running")
         if not _is_loopback(self.host):
-            logger.warning("listening on %s, not a loopback address: anyone who can reach it "
-                           "can log in with the demo account", self.host)
+            logger.warning(
+                "listening on %s, not a loopback address: anyone who can reach it "
+                "can log in with the demo account",
+                self.host,
+            )
         self._server = await websockets.server.serve(
             self._handle,
             self.host,
@@ -121,10 +125,18 @@ class WorldEngine:
 
     async def stop(self) -> None:
         server, self._server = self._server, None
+        self._url = None
         if server is not None:
             server.close()
             await server.wait_closed()
             logger.info("stopped")
+
+    async def __aenter__(self) -> WorldEngine:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
 
     @contextlib.contextmanager
     def running(self) -> Iterator[WorldEngine]:
@@ -197,8 +209,9 @@ class WorldEngine:
             await asyncio.gather(*tasks, return_exceptions=True)
             logger.info("connection from %s closed", peer)
 
-    async def _perform(self, websocket: websockets.server.WebSocketServerProtocol,
-                       actions: Iterator[Any]) -> None:
+    async def _perform(
+        self, websocket: websockets.server.WebSocketServerProtocol, actions: Iterator[Any]
+    ) -> None:
         try:
             for action in actions:
                 if isinstance(action, Send):

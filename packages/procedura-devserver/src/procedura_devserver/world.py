@@ -64,15 +64,26 @@ class World:
         """The worldstate_snapshot result; `empty` is the EMPTY_WORLD fault (entities {})."""
         entities = {} if empty else self.entities
         if terse:
-            return copy.deepcopy({
-                "meta": {"version": WORLD_VERSION, "terse": True, "entity_count": len(entities)},
-                "entities": {i: {"kind": e["kind"], "coord": e["coord"]} for i, e in entities.items()},
-                "location": {"coord": self.location["coord"], "region": self.location["region"]},
-                "environment": {
-                    "time_of_day": self.environment["time_of_day"],
-                    "weather": self.environment["weather"],
-                },
-            })
+            return copy.deepcopy(
+                {
+                    "meta": {
+                        "version": WORLD_VERSION,
+                        "terse": True,
+                        "entity_count": len(entities),
+                    },
+                    "entities": {
+                        i: {"kind": e["kind"], "coord": e["coord"]} for i, e in entities.items()
+                    },
+                    "location": {
+                        "coord": self.location["coord"],
+                        "region": self.location["region"],
+                    },
+                    "environment": {
+                        "time_of_day": self.environment["time_of_day"],
+                        "weather": self.environment["weather"],
+                    },
+                }
+            )
         return copy.deepcopy(
             {
                 "meta": {
