@@ -158,3 +158,28 @@ def test_stream_prints_only_the_result_on_a_terminal(invoke, fake_agent, monkeyp
     monkeypatch.setattr(stream, "is_terminal", lambda s: True)
     result = invoke("--token", "t", "stream", "long_job")
     assert json.loads(result.stdout) == {"ok": True}
+
+
+def test_the_lazy_command_table_matches_the_commands():
+    import click
+    from procedura_cli.main import COMMANDS, cli
+
+    ctx = click.Context(cli)
+    for name, (_module, _attr, short_help) in COMMANDS.items():
+        command = cli.get_command(ctx, name)
+        assert command is not None and command.name == name
+        assert command.get_short_help_str(limit=200) == short_help
+
+
+def test_help_does_not_import_the_commands_or_the_sdk():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from procedura_cli.main import cli\n"
+        "try:\n    cli(['--help'])\nexcept SystemExit:\n    pass\n"
+        "loaded = [m for m in sys.modules if m.startswith(('procedura_sdk', 'procedura_cli.commands', 'websockets'))]\n"
+        "print(loaded, file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stderr.strip().splitlines()[-1] == "[]"

@@ -12,21 +12,49 @@ from typing import Any
 import click
 
 from .__about__ import __version__
-from .commands.completion import completion
-from .commands.events import events
-from .commands.run import run
-from .commands.session import login, logout
-from .commands.state import state
-from .commands.stream import stream
-from .failures import CommandFailed, ExitCode
-from .settings import DEFAULT_URL, Settings
+
+DEFAULT_URL = "wss://vt.vm.scorchedserver.com:33000"
+
+# name -> (module, attribute, the one-line help `procedura --help` shows). The modules are
+# imported only when their command runs, so `procedura --help` does not pay for them;
+# tests check that each line here is the command's own short help.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "login": ("session", "login", "Log in and save the session token for later commands."),
+    "logout": ("session", "logout", "Forget the saved session token."),
+    "run": ("run", "run", "Run MODULE on the server and print its result as JSON."),
+    "stream": ("stream", "stream", "Run MODULE in async mode, following its progress."),
+    "events": ("events", "events", "Show the recorded events from the event chain."),
+    "state": ("state", "state", "Show the current state of deltaram stores."),
+    "completion": ("completion", "completion", "Print the tab-completion script for SHELL."),
+}
 
 
 class ProceduraGroup(click.Group):
-    """A group that ends every failure with one line on standard error and its exit code."""
+    """The command group: loads each subcommand on first use, and ends every failure with
+    one line on standard error and its exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        spec = COMMANDS.get(cmd_name)
+        if spec is None:
+            return None
+        import importlib
+
+        module = importlib.import_module(f"{__package__}.commands.{spec[0]}")
+        command: click.Command = getattr(module, spec[1])
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         import warnings
+
+        from .failures import CommandFailed, ExitCode
 
         warnings.showwarning = _show_warning
         try:
@@ -61,6 +89,8 @@ def _show_warning(message: Any, category: type, *_args: Any, **_kwargs: Any) -> 
 
 
 def _debugging(ctx: click.Context) -> bool:
+    from .settings import Settings
+
     settings = ctx.find_object(Settings)
     return bool(settings and settings.debug)
 
@@ -69,6 +99,8 @@ def _show_traceback(ctx: click.Context, exc: BaseException) -> None:
     if not _debugging(ctx):
         return
     import traceback
+
+    from .failures import CommandFailed
 
     cause = exc.__cause__ if isinstance(exc, CommandFailed) and exc.__cause__ else exc
     click.echo(
@@ -151,8 +183,6 @@ def cli(
     Global options go before the command. Tab completion: see
     `procedura completion --help`.
     """
+    from .settings import Settings
+
     ctx.obj = Settings(url=url, token=token, ca_file=ca_file, data_root=data_root, debug=debug)
-
-
-for _command in (login, logout, run, stream, events, state, completion):
-    cli.add_command(_command)

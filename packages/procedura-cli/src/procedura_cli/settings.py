@@ -16,15 +16,13 @@ if TYPE_CHECKING:
     from procedura_sdk import RemoteAgent
     from procedura_sdk.observability import DataPaths, Recorder
 
-DEFAULT_URL = "wss://vt.vm.scorchedserver.com:33000"
-
 
 class Settings:
     """``procedura [--url] [--token] [--ca-file] [--data-root] [--debug]``, as parsed."""
 
     def __init__(
         self,
-        url: str = DEFAULT_URL,
+        url: str,
         token: str | None = None,
         ca_file: str | None = None,
         data_root: str | None = None,
@@ -135,4 +133,5 @@ def _environment() -> dict[str, Any]:
     return {"python": platform.python_version(), "platform": platform.system(), "pid": os.getpid()}
 
 
-pass_settings = click.make_pass_decorator(Settings, ensure=True)
+# The group always makes the Settings (procedura_cli.main.cli).
+pass_settings = click.make_pass_decorator(Settings)

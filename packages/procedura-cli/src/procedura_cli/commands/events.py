@@ -48,10 +48,10 @@ def events(
     out: str | None,
     root: str | None,
 ) -> None:
-    """Show the recorded events, oldest first, from the event chain.
+    """Show the recorded events from the event chain.
 
-    The chain (runtime_ram/cli_events) is the source of truth; events.json is
-    only its mirror. Reading the newest N costs the same however long the
+    Events are listed oldest first. The chain (runtime_ram/cli_events) is the
+    source of truth; events.json is only its mirror. Reading the newest N costs the same however long the
     chain is. Values are as recorded: secrets were redacted before writing.
 
     \b

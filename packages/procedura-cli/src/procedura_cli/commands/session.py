@@ -70,7 +70,10 @@ def login(settings: Settings, credential: str | None, attach: bool, device: str,
 
 @click.command()
 def logout() -> None:
-    """Forget the saved session token (the file `login` wrote)."""
+    """Forget the saved session token.
+
+    Deletes the file `login` wrote; the session itself ends when its ttl runs out.
+    """
     from procedura_sdk.token_store import TokenStore
 
     store = TokenStore()
