@@ -99,6 +99,7 @@ class AsyncRemoteAgent:
         open_timeout: float = 5.0,
         ping_interval: float | None = 20.0,
         ping_timeout: float | None = 60.0,
+        close_timeout: float = 1.0,
     ) -> None:
         self.url = check_url(url)
         self._shown_url = display_url(url)
@@ -109,6 +110,7 @@ class AsyncRemoteAgent:
             open_timeout=open_timeout,
             ping_interval=ping_interval,
             ping_timeout=ping_timeout,
+            close_timeout=close_timeout,
             ca_file=ca_file,
         )
         self._record = record

@@ -40,6 +40,9 @@ class ConnectionOptions:
     open_timeout: float = 5.0
     ping_interval: float | None = 20.0
     ping_timeout: float | None = 60.0
+    # How long a closing connection waits for the peer; also bounds the clean-up after
+    # an open_timeout, which websockets' default (10 s) would stretch far beyond it.
+    close_timeout: float = 1.0
     ca_file: str | None = None
 
 
@@ -86,6 +89,7 @@ async def open_websocket(url: str, token: str | None, options: ConnectionOptions
         "open_timeout": options.open_timeout,
         "ping_interval": options.ping_interval,
         "ping_timeout": options.ping_timeout,
+        "close_timeout": options.close_timeout,
     }
     if token:
         kwargs["subprotocols"] = [token]

@@ -37,13 +37,12 @@ def account_of(credential: str) -> str:
         raise ValueError("the credential must be 'email:password' or base64 of it (b64:...)")
     text = credential
     if text.startswith("b64:") or ":" not in text:
-        encoded = text[4:] if text.startswith("b64:") else text
-        try:
-            text = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, ValueError):
+        decoded = _b64decode(text[4:] if text.startswith("b64:") else text)
+        if decoded is None:
             raise ValueError(
                 "the credential is not 'email:password' and does not decode as base64 of it"
-            ) from None
+            )
+        text = decoded
     email, sep, password = text.partition(":")
     if not sep or not email or not password:
         raise ValueError("the credential must be 'email:password' (or base64 of it) with both parts")
@@ -65,11 +64,11 @@ def secrets_of(credential: str) -> list[str]:
     found = {credential}
     text = credential[4:] if credential.startswith("b64:") else credential
     found.add(text)
-    if ":" not in text:
-        try:
-            text = base64.b64decode(text.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, ValueError):
+    if credential.startswith("b64:") or ":" not in text:
+        decoded = _b64decode(text)
+        if decoded is None:
             return sorted(found, key=len, reverse=True)
+        text = decoded
         found.add(text)
     password = text.partition(":")[2]
     if len(password) >= 4:
@@ -101,6 +100,18 @@ def expiry(result: dict[str, Any], ttl: float) -> tuple[str, float]:
     if not isinstance(expires_at, str) or not expires_at:
         expires_at = (datetime.now(timezone.utc) + timedelta(seconds=float(ttl))).isoformat()
     return expires_at, ttl
+
+
+def _b64decode(text: str) -> str | None:
+    """Standard or URL-safe base64, padding optional (as the server takes it); None if it is not."""
+    text = text.strip()
+    padded = text + "=" * (-len(text) % 4)
+    for alphabet in (None, b"-_"):
+        try:
+            return base64.b64decode(padded, altchars=alphabet, validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            continue
+    return None
 
 
 def _number(value: float) -> str:

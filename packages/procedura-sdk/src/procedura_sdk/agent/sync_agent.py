@@ -154,13 +154,13 @@ class RemoteAgent:
             while True:
                 try:
                     frame = self._call(_anext(frames))
-                except StopAsyncIteration:
+                except BaseException:
+                    # Ended (StopAsyncIteration, a failure, Ctrl-C): it has recorded itself.
                     finished = True
-                    return
+                    raise
                 yield frame
-        except BaseException:
-            finished = True
-            raise
+        except StopAsyncIteration:
+            return
         finally:
             if not finished and self._loop is not None and self._loop.alive:
                 # Stopped early: close the stream where it lives so it records itself.
