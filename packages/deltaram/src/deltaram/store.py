@@ -290,17 +290,18 @@ class DeltaRAM:
     def commit(self) -> int:
         """Write the staged changes as one delta record and return the new version.
 
-        Nothing is written when nothing changed. Under the log's lock, commits made by other
-        processes since this object last looked are applied first and the staged changes are
-        rebased onto them.
+        Nothing is written when nothing changed. Commits made by other processes since this
+        object last looked are applied first (under the log's lock when there is something to
+        write) and the staged changes are rebased onto them.
         """
         with self._mutex:
             self._check_writable()
-            if not self._staged:
-                return self._version
             ops = self._pending_ops()
             if not ops:
+                # Nothing to write; still catch up, so the version returned is the latest.
                 self._staged.clear()
+                if len(self._chain) != self._version:
+                    self._catch_up()
                 return self._version
             with self._chain.lock():
                 if len(self._chain) != self._version:
