@@ -1,0 +1,799 @@
+"""BitStream: an append-only chain of records in a directory, safe to share between processes.
+
+Readers never lock: each read call first looks one byte past the last entry it knows (one
+``pread``) and parses whatever other processes appended since. Writers serialise through the
+chain's FileLock; on taking it they catch up the same way and cut a torn tail left by a writer
+that died. See FORMAT.md for the bytes and README.md for the guarantees.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from . import format as fmt
+from . import storage
+from .codec import Codec, train
+from .errors import (
+    CorruptBlockError,
+    NotAChainError,
+    ReadOnlyChainError,
+)
+from .lock import FileLock
+
+if TYPE_CHECKING:
+    from .verify import VerifyReport
+
+DURABILITY_MODES = ("fsync", "flush", "none")
+_PREALLOC_STEP = 1 << 20
+_NONE_MODE_BUFFER = 1 << 20
+_ZEROS = bytes(_PREALLOC_STEP)
+
+
+@dataclass(frozen=True)
+class Head:
+    """The chain's checkpoint: the last record's sequence number and the chain digest after it.
+
+    Keep one somewhere safe; ``verify(trusted_head=...)`` later proves nothing up to it changed.
+    """
+
+    seq: int
+    digest: str
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.digest}"
+
+    @classmethod
+    def parse(cls, text: str) -> Head:
+        """The inverse of ``str(head)``: ``"SEQ:HEXDIGEST"``."""
+        seq, _, digest = text.partition(":")
+        return cls(int(seq), digest.strip().lower())
+
+
+@dataclass
+class _Tip:
+    """The chain state just after the last entry this object knows of."""
+
+    count: int  # records
+    segment: int
+    end: int  # offset where the next entry goes
+    crc: int  # stored CRC of the last entry (the next entry's seed)
+    digest: bytes  # chain digest after the last entry
+    head_digest: bytes  # chain digest after the last record
+    ndicts: int
+    sealed: bool  # the last entry is a seal: the chain continues in segment + 1
+
+
+@dataclass(frozen=True)
+class _Stop:
+    """Where a walk met bytes that are not a valid next entry."""
+
+    segment: int
+    offset: int
+    reason: str
+    claimed_end: int | None = None
+    header: bool = False  # the problem is a segment header, never a torn write
+
+
+class BitStream:
+    """A hash-chained, zstd-compressed, append-only record chain in the directory ``path``.
+
+    ``durability``: ``"fsync"`` (an append that returned survives power loss), ``"flush"``
+    (written to the OS: survives the process dying, not power loss) or ``"none"`` (buffered
+    in this object until ``flush()``/``close()``, holding the append lock meanwhile).
+    The chain is created if missing unless ``readonly`` or ``create=False``.
+    ``segment_bytes`` and ``index_stride`` apply only when creating; ``level``, ``dict_size``
+    and ``train_at`` (record counts at which a dictionary is trained, () for never) are
+    per-process policy.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        durability: str = "fsync",
+        readonly: bool = False,
+        create: bool = True,
+        segment_bytes: int = fmt.DEFAULT_SEGMENT_BYTES,
+        index_stride: int = fmt.DEFAULT_INDEX_STRIDE,
+        level: int = 3,
+        dict_size: int = 16 << 10,
+        train_at: Iterable[int] = (256, 4096),
+        train_records: int = 2048,
+        lock_timeout: float | None = None,
+    ) -> None:
+        if durability not in DURABILITY_MODES:
+            raise ValueError(f"durability must be one of {DURABILITY_MODES}, not {durability!r}")
+        self.path = os.path.abspath(os.fspath(path))
+        self.durability = durability
+        self.readonly = readonly
+        self.dict_size = dict_size
+        self.train_at = tuple(sorted(train_at))
+        self.train_records = train_records
+        self._mutex = threading.RLock()
+        self._closed = True
+        if not os.path.isdir(self.path):
+            if os.path.exists(self.path):
+                raise NotAChainError(f"{self.path} is a file, not a chain directory")
+            if readonly or not create:
+                raise NotAChainError(f"no chain at {self.path} (the directory does not exist)")
+        manifest = os.path.join(self.path, fmt.MANIFEST_NAME)
+        if not os.path.exists(manifest):
+            if readonly or not create:
+                raise NotAChainError(f"{self.path} is not a bitstream chain (no CHAIN file)")
+            self._create(segment_bytes, index_stride)
+        try:
+            with open(manifest, "rb") as f:
+                self.stride, self.segment_bytes = fmt.decode_manifest(f.read(), manifest)
+        except PermissionError as exc:
+            raise storage.permission_error(manifest, exc) from exc
+        self._flock = FileLock(os.path.join(self.path, fmt.LOCK_NAME), timeout=lock_timeout)
+        self._segs = storage.Segments(self.path, writable=not readonly)
+        self.codec = Codec(self.path, level)
+        self._index_fd = self._open_index()
+        self._mem_index: dict[int, fmt.IndexEntry] = {}
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._holding = False  # "none" mode: an extra lock hold while records are buffered
+        self._train_failed: set[tuple[int, int]] = set()
+        self._damage: _Stop | None = None
+        self._closed = False
+        try:
+            self._tip = self._initial_tip()
+            self._walk(self._tip)
+        except BaseException:
+            self.close()
+            raise
+        self._written = replace(self._tip)  # the state of the bytes handed to the OS
+        self._alloc = 0  # known size of the tip's segment file; refreshed when it matters
+
+    # -- opening ------------------------------------------------------------------------------
+
+    def _create(self, segment_bytes: int, index_stride: int) -> None:
+        try:
+            os.makedirs(self.path, exist_ok=True)
+            names = set(os.listdir(self.path))
+        except PermissionError as exc:
+            raise storage.permission_error(self.path, exc) from exc
+        ours = {fmt.LOCK_NAME, fmt.INDEX_NAME, fmt.MANIFEST_NAME, fmt.segment_name(0)}
+        if any(n not in ours and not n.endswith(".tmp") for n in names):
+            raise NotAChainError(
+                f"{self.path} is a non-empty directory without a CHAIN file: not a chain; "
+                "pick an empty or new directory"
+            )
+        lock = FileLock(os.path.join(self.path, fmt.LOCK_NAME))
+        with contextlib.closing(lock), lock:
+            if os.path.exists(os.path.join(self.path, fmt.MANIFEST_NAME)):
+                return
+            header = fmt.SegmentHeader(0, 0, 0, fmt.GENESIS).pack()
+            storage.write_atomically(self.path, fmt.segment_name(0), header)
+            storage.write_atomically(
+                self.path, fmt.MANIFEST_NAME, fmt.encode_manifest(index_stride, segment_bytes)
+            )
+            storage.fsync_dir(os.path.dirname(self.path))
+
+    def _open_index(self) -> int | None:
+        path = os.path.join(self.path, fmt.INDEX_NAME)
+        try:
+            if self.readonly:
+                return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        except FileNotFoundError:
+            return None
+        except PermissionError as exc:
+            raise storage.permission_error(path, exc) from exc
+
+    def _initial_tip(self) -> _Tip:
+        """Start from the last index entry that checks out (the index is only a hint)."""
+        n = os.fstat(self._index_fd).st_size // fmt.INDEX_ENTRY_SIZE if self._index_fd else 0
+        for i in range(n - 1, -1, -1):
+            e = self._index_file_entry(i)
+            if e is not None and self._index_entry_ok(e):
+                self._index_len = i + 1
+                return _Tip(e.seq, e.segment, e.offset, e.seed, e.digest, e.digest, e.ndicts, False)
+        self._index_len = 0
+        fd = self._segs.fd(0)
+        if fd is None:
+            raise CorruptBlockError(f"{self.path}: segment 0 is missing; the chain is damaged")
+        try:
+            hdr = fmt.SegmentHeader.unpack(os.pread(fd, fmt.HEADER_SIZE, 0))
+        except fmt.EntryError as exc:
+            raise CorruptBlockError(f"{self.path}: segment 0 header: {exc}", seq=0) from exc
+        if (hdr.number, hdr.first_seq, hdr.seed, hdr.digest) != (0, 0, 0, fmt.GENESIS):
+            raise CorruptBlockError(f"{self.path}: segment 0 header is inconsistent", seq=0)
+        return _Tip(0, 0, fmt.HEADER_SIZE, 0, fmt.GENESIS, fmt.GENESIS, 0, False)
+
+    def _index_file_entry(self, i: int) -> fmt.IndexEntry | None:
+        data = os.pread(self._index_fd, fmt.INDEX_ENTRY_SIZE, i * fmt.INDEX_ENTRY_SIZE)
+        e = fmt.IndexEntry.unpack(data)
+        return e if e is not None and e.seq == i * self.stride else None
+
+    def _index_entry_ok(self, e: fmt.IndexEntry) -> bool:
+        """Whether the record an index entry points at is there, with the CRC seed it says."""
+        fd = self._segs.fd(e.segment)
+        if fd is None or e.offset < fmt.HEADER_SIZE:
+            return False
+        if e.offset == fmt.HEADER_SIZE:
+            try:
+                hdr = fmt.SegmentHeader.unpack(os.pread(fd, fmt.HEADER_SIZE, 0))
+            except fmt.EntryError:
+                return False
+            if (hdr.first_seq, hdr.seed, hdr.digest) != (e.seq, e.seed, e.digest):
+                return False
+        elif os.pread(fd, 4, e.offset - 4) != e.seed.to_bytes(4, "little"):
+            return False
+        try:
+            got = storage.Cursor(fd, e.offset, chunk=4096).next()
+        except storage.Bad:
+            return False
+        return (
+            got is not None
+            and got[0] != fmt.KIND_CONTROL
+            and zlib.crc32(got[1][:-4], e.seed) == fmt.stored_crc(got[1], len(got[1]))
+        )
+
+    # -- walking forward ----------------------------------------------------------------------
+
+    def _walk(self, tip: _Tip) -> _Stop | None:
+        """Advance ``tip`` over every whole, valid entry after it; where it stopped, if not at
+        a clean end of the data. Remembers an index entry for every stride-th record."""
+        while True:
+            if tip.sealed:
+                fd = self._segs.fd(tip.segment + 1)
+                if fd is None:
+                    return None
+                try:
+                    hdr = fmt.SegmentHeader.unpack(os.pread(fd, fmt.HEADER_SIZE, 0))
+                except fmt.EntryError as exc:
+                    return _Stop(tip.segment + 1, 0, f"segment header: {exc}", header=True)
+                if (hdr.number, hdr.first_seq, hdr.seed, hdr.digest) != (
+                    tip.segment + 1, tip.count, tip.crc, tip.digest,
+                ):
+                    return _Stop(tip.segment + 1, 0, "segment header does not continue the chain", header=True)
+                tip.segment, tip.end, tip.sealed = tip.segment + 1, fmt.HEADER_SIZE, False
+            fd = self._segs.fd(tip.segment)
+            if fd is None:
+                return _Stop(tip.segment, 0, "segment file missing", header=True)
+            if os.pread(fd, 1, tip.end) in (b"", b"\0"):  # the common case: nothing new
+                return None
+            cur = storage.Cursor(fd, tip.end)
+            while not tip.sealed:
+                try:
+                    got = cur.next()
+                except storage.Bad as bad:
+                    return _Stop(tip.segment, tip.end, bad.reason, bad.claimed_end)
+                if got is None:
+                    return None
+                kind, entry, hlen = got
+                crc = fmt.stored_crc(entry, len(entry))
+                if zlib.crc32(entry[:-4], tip.crc) != crc:
+                    return _Stop(tip.segment, tip.end, "checksum mismatch", tip.end + len(entry))
+                if kind == fmt.KIND_CONTROL:
+                    try:
+                        ctype, ordinal, _ = fmt.parse_control(entry[hlen:-4])
+                    except fmt.EntryError as exc:
+                        return _Stop(tip.segment, tip.end, str(exc), tip.end + len(entry))
+                    if ctype == fmt.CONTROL_DICT:
+                        if ordinal != tip.ndicts:
+                            return _Stop(tip.segment, tip.end, "dictionary declared out of order")
+                        tip.ndicts += 1
+                    tip.sealed = ctype == fmt.CONTROL_SEAL
+                else:
+                    if tip.count % self.stride == 0:
+                        self._remember(tip)
+                    tip.count += 1
+                tip.digest = fmt.chain_digest(tip.digest, entry)
+                if kind != fmt.KIND_CONTROL:
+                    tip.head_digest = tip.digest
+                tip.crc = crc
+                tip.end += len(entry)
+
+    def _remember(self, tip: _Tip) -> None:
+        i = tip.count // self.stride
+        if i >= self._index_len:
+            self._mem_index[i] = fmt.IndexEntry(
+                tip.count, tip.end, tip.segment, tip.crc, tip.ndicts, tip.digest
+            )
+
+    def _refresh(self) -> None:
+        self._check_open()
+        if self._pending:
+            self._flush_pending(sync=False)
+        if not self._flock.locked:  # while we hold the lock nobody else appends
+            self._walk(self._tip)
+            if len(self._mem_index) > 1024:
+                self._catch_up_index()
+
+    def _catch_up_index(self) -> None:
+        """Forget remembered index entries that other writers have since put in the file."""
+        n = os.fstat(self._index_fd).st_size // fmt.INDEX_ENTRY_SIZE if self._index_fd else 0
+        if n > self._index_len and self._mem_index.get(n - 1) == self._index_file_entry(n - 1):
+            self._index_len = n
+            for i in [i for i in self._mem_index if i < n]:
+                del self._mem_index[i]
+
+    def refresh(self) -> None:
+        """See records other processes appended. Every read call already does this (it costs
+        one ``pread``), so this is only needed before inspecting ``head`` in a tight loop."""
+        with self._mutex:
+            self._refresh()
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        with self._mutex:
+            self._refresh()
+            return self._tip.count
+
+    @property
+    def head(self) -> Head | None:
+        """``Head(seq, digest)`` of the last record, or None for an empty chain."""
+        with self._mutex:
+            self._refresh()
+            t = self._tip
+            return Head(t.count - 1, t.head_digest.hex()) if t.count else None
+
+    def read(self, seq: int) -> bytes:
+        """Record ``seq`` (negative counts from the end). Raises IndexError or CorruptBlockError."""
+        with self._mutex:
+            self._refresh()
+            n = self._tip.count
+            if seq < 0:
+                seq += n
+            if not 0 <= seq < n:
+                raise IndexError(f"record {seq} is out of range (the chain holds {n})")
+            return next(self._records(seq, seq + 1))
+
+    def tail(self, n: int) -> list[bytes]:
+        """The last ``n`` records, oldest first."""
+        with self._mutex:
+            self._refresh()
+            count = self._tip.count
+            return list(self._records(max(0, count - n), count)) if n > 0 else []
+
+    def iter(self, start: int = 0) -> Iterator[bytes]:
+        """Records from ``start`` to the end of the chain as it is when iteration begins."""
+        with self._mutex:
+            self._refresh()
+            stop = self._tip.count
+        if start < 0:
+            start = max(0, start + stop)
+        if start < stop:
+            yield from self._records(start, stop, chunk=1 << 20)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self.iter(0)
+
+    def _locate(self, seq: int) -> fmt.IndexEntry:
+        """The nearest index entry at or before ``seq``: in memory, in the file, or the start."""
+        i = seq // self.stride
+        while i >= 0:
+            e = self._mem_index.get(i)
+            if e is None and i < self._index_len:
+                e = self._index_file_entry(i)
+            if e is not None:
+                return e
+            i -= 1
+        return fmt.IndexEntry(0, fmt.HEADER_SIZE, 0, 0, 0, fmt.GENESIS)
+
+    def _records(self, start: int, stop: int, chunk: int = 64 << 10) -> Iterator[bytes]:
+        e = self._locate(start)
+        seq, segment, seed = e.seq, e.segment, e.seed
+        cur = self._cursor(segment, e.offset, chunk, seq)
+        while seq < stop:
+            try:
+                got = cur.next()
+            except storage.Bad as bad:
+                raise self._corrupt(seq, bad.reason) from None
+            if got is None:
+                raise self._corrupt(seq, "the data ends before this record")
+            kind, entry, hlen = got
+            crc = fmt.stored_crc(entry, len(entry))
+            if kind == fmt.KIND_CONTROL:
+                if entry[hlen : hlen + 1] == bytes((fmt.CONTROL_SEAL,)):
+                    segment += 1
+                    cur = self._cursor(segment, fmt.HEADER_SIZE, chunk, seq)
+            elif seq >= start:
+                if zlib.crc32(entry[:-4], seed) != crc:
+                    raise self._corrupt(seq, "checksum mismatch")
+                yield self.codec.decode(kind, entry[hlen:-4], seq)
+                seq += 1
+            else:
+                seq += 1
+            seed = crc
+
+    def _cursor(self, segment: int, offset: int, chunk: int, seq: int) -> storage.Cursor:
+        fd = self._segs.fd(segment)
+        if fd is None:
+            raise self._corrupt(seq, f"segment file {fmt.segment_name(segment)} is missing")
+        return storage.Cursor(fd, offset, chunk)
+
+    def _corrupt(self, seq: int, reason: str) -> CorruptBlockError:
+        return CorruptBlockError(
+            f"record {seq} of {self.path} is damaged ({reason}); "
+            f"run `python -m bitstream verify {self.path}` for a full report",
+            seq=seq,
+            reason=reason,
+        )
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def append(self, data: bytes) -> int:
+        """Append one record; its sequence number once it is as durable as ``durability`` says."""
+        return self.append_many((data,)).start
+
+    def append_many(self, records: Iterable[bytes]) -> range:
+        """Append records in one write and one sync (more only when a segment fills up)."""
+        batch = [_as_bytes(r) for r in records]
+        with self._write_lock():
+            if not batch:
+                return range(self._tip.count, self._tip.count)
+            start = self._tip.count
+            try:
+                self._encode(batch)
+                if self.durability != "none" or self._pending_bytes >= _NONE_MODE_BUFFER:
+                    self._flush_pending(sync=self.durability == "fsync")
+            except BaseException:
+                self._rollback()
+                raise
+            if self.durability == "none" and self._pending and not self._holding:
+                self._flock.acquire()  # keep others out until the buffered records are written
+                self._holding = True
+            return range(start, self._tip.count)
+
+    @contextlib.contextmanager
+    def lock(self, timeout: float | None = None) -> Iterator[BitStream]:
+        """Hold the chain's append lock: no other process appends until the block ends.
+
+        On entry this object has seen every record appended before; appends inside do not
+        lock again. Use it for read-modify-write: ``with chain.lock(): chain.append(f(chain))``.
+        """
+        self._check_writable()
+        self._flock.acquire(timeout)
+        try:
+            with self._mutex:
+                if self._flock._depth == 1:
+                    self._catch_up()
+            yield self
+        finally:
+            self._flock.release()
+
+    @contextlib.contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        self._check_writable()
+        self._flock.acquire()
+        try:
+            with self._mutex:
+                if self._flock._depth == 1:
+                    self._catch_up()
+                if self._damage is not None:
+                    d = self._damage
+                    raise self._corrupt(self._tip.count, f"{d.reason}; appends are refused")
+                yield
+        finally:
+            self._flock.release()
+
+    def _catch_up(self) -> None:
+        """Under the lock: see others' appends, cut a torn tail, finish an interrupted rotation."""
+        self._damage = None
+        stop = self._walk(self._tip)
+        if stop is not None and not (not stop.header and self._cut_torn_tail(stop)):
+            self._damage = stop
+        self._written = replace(self._tip)
+        self._write_index()
+
+    def _cut_torn_tail(self, stop: _Stop) -> bool:
+        if self._segs.fd(stop.segment + 1) is not None:
+            return False  # a later segment exists, so this one was complete: damage
+        fd = self._segs.fd(stop.segment)
+        size = os.fstat(fd).st_size
+        region = storage.read_nonzero_run(fd, stop.offset)
+        if not storage.looks_torn(region, stop.offset, stop.claimed_end, size):
+            return False
+        try:
+            storage.pwrite_all(fd, bytes(len(region)), stop.offset)
+            os.fdatasync(fd)
+        except OSError as exc:
+            raise self._os_error(exc) from exc
+        return True
+
+    def _check_writable(self) -> None:
+        self._check_open()
+        if self.readonly:
+            raise ReadOnlyChainError(f"{self.path} was opened with readonly=True")
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError(f"chain {getattr(self, 'path', '?')} is closed")
+
+    def _encode(self, batch: list[bytes]) -> None:
+        pos = 0
+        while pos < len(batch):
+            if self._training_due():
+                self._train()
+            nxt = next((t for t in self.train_at if t > self._tip.count), None)
+            take = len(batch) - pos if nxt is None else min(len(batch) - pos, nxt - self._tip.count)
+            ndicts = self._tip.ndicts
+            bodies = self.codec.encode_many(batch[pos : pos + take], ndicts - 1 if ndicts else None)
+            self._add(bodies)
+            pos += take
+
+    def _add(self, bodies: list[bytes]) -> None:
+        """Chain entry bodies onto the tip, into the write buffer, rotating segments as they
+        fill. A batch that fits a fresh segment is not split: it moves there whole."""
+        tip = self._tip
+        if tip.sealed:
+            self._start_segment()
+        total = sum(len(b) + 4 for b in bodies) + 16
+        if tip.end + total > self.segment_bytes and tip.end > fmt.HEADER_SIZE:
+            self._rotate()
+        for body in bodies:
+            if tip.end + len(body) + 20 > self.segment_bytes and tip.end > fmt.HEADER_SIZE:
+                self._rotate()
+            self._push(body)
+
+    def _push(self, body: bytes) -> None:
+        tip = self._tip
+        entry, crc = fmt.seal_entry(body, tip.crc)
+        if body[0] & 3 != fmt.KIND_CONTROL:
+            if tip.count % self.stride == 0:
+                self._remember(tip)
+            tip.count += 1
+            tip.digest = tip.head_digest = fmt.chain_digest(tip.digest, entry)
+        else:
+            tip.digest = fmt.chain_digest(tip.digest, entry)
+        tip.crc = crc
+        tip.end += len(entry)
+        self._pending.append(entry)
+        self._pending_bytes += len(entry)
+
+    def _rotate(self) -> None:
+        self._push(fmt.seal_body())
+        self._tip.sealed = True
+        self._flush_pending(sync=True)  # the seal must be durable before the next segment exists
+        self._start_segment()
+
+    def _start_segment(self) -> None:
+        t = self._tip
+        header = fmt.SegmentHeader(t.segment + 1, t.count, t.crc, t.digest).pack()
+        storage.write_atomically(self.path, fmt.segment_name(t.segment + 1), header)
+        t.segment, t.end, t.sealed = t.segment + 1, fmt.HEADER_SIZE, False
+        self._written = replace(t)
+        self._alloc = fmt.HEADER_SIZE
+
+    def _flush_pending(self, sync: bool) -> None:
+        """Hand buffered entries to the OS (and fdatasync them); then update the index."""
+        w = self._written
+        fd = self._segs.fd(w.segment)
+        if self._pending:
+            data = b"".join(self._pending)
+            try:
+                self._preallocate(fd, w.end + len(data))
+                storage.pwrite_all(fd, data, w.end)
+                if sync:
+                    os.fdatasync(fd)
+            except OSError as exc:
+                self._cut_back(fd, w.end, len(data))
+                raise self._os_error(exc) from exc
+            self._pending.clear()
+            self._pending_bytes = 0
+            self._written = replace(self._tip)
+        elif sync:
+            os.fdatasync(fd)
+        self._write_index()
+
+    def _preallocate(self, fd: int, end: int) -> None:
+        """Zero-fill ahead of the data, so that fdatasync has no file size to persist and a torn
+        write is followed by zeros (see FORMAT.md)."""
+        if end <= self._alloc:
+            return
+        self._alloc = os.fstat(fd).st_size  # others may have grown it
+        if end <= self._alloc:
+            return
+        new = min(max(end, self._alloc + _PREALLOC_STEP), max(end, self.segment_bytes))
+        pos = self._alloc
+        while pos < new:
+            n = min(new - pos, len(_ZEROS))
+            storage.pwrite_all(fd, _ZEROS[:n] if n < len(_ZEROS) else _ZEROS, pos)
+            pos += n
+        self._alloc = new
+
+    def _cut_back(self, fd: int, start: int, length: int) -> None:
+        """After a failed write: zero what may have landed and give back what was grown."""
+        try:
+            size = os.fstat(fd).st_size
+            if size > self._alloc:
+                os.ftruncate(fd, max(self._alloc, start))
+            storage.pwrite_all(fd, bytes(min(length, max(0, self._alloc - start))), start)
+            os.fdatasync(fd)
+        except OSError:
+            pass  # best effort: a torn tail is also cut by the next writer
+
+    def _rollback(self) -> None:
+        self._pending.clear()
+        self._pending_bytes = 0
+        self._tip = replace(self._written)
+        for i in [i for i in self._mem_index if i * self.stride >= self._tip.count]:
+            del self._mem_index[i]
+
+    def _os_error(self, exc: OSError) -> Exception:
+        if storage.is_disk_full(exc):
+            return storage.disk_full_error(self.path)
+        if isinstance(exc, PermissionError):
+            return storage.permission_error(self.path, exc)
+        return exc
+
+    def _write_index(self) -> None:
+        """Persist remembered index entries for written records (never synced: rebuildable)."""
+        if self._index_fd is None or not self._flock.locked:
+            return
+        i = self._index_len
+        entries = []
+        while i in self._mem_index and self._mem_index[i].seq < self._written.count:
+            entries.append(self._mem_index.pop(i).pack())
+            i += 1
+        if entries:
+            try:
+                storage.pwrite_all(
+                    self._index_fd, b"".join(entries), self._index_len * fmt.INDEX_ENTRY_SIZE
+                )
+                self._index_len = i
+            except OSError:  # the index is a hint; a later writer rebuilds what is missing
+                pass
+
+    # -- dictionaries -------------------------------------------------------------------------
+
+    def _training_due(self) -> bool:
+        due = sum(1 for t in self.train_at if self._tip.count >= t)
+        return self._tip.ndicts < due and (self._tip.ndicts, due) not in self._train_failed
+
+    def _train(self, force: bool = False) -> bool:
+        """Train a dictionary on the latest records and declare it; False if none helps."""
+        tip = self._tip
+        key = (tip.ndicts, sum(1 for t in self.train_at if tip.count >= t))
+        samples = self._recent(self.train_records)
+        total = sum(map(len, samples))
+        while total > 8 << 20 and len(samples) > 16:
+            total -= len(samples.pop(0))
+        data = train(samples, self.dict_size)
+        if data is None:
+            if not force:
+                self._train_failed.add(key)
+            return False
+        ordinal, digest = tip.ndicts, fmt.blake(data)
+        for name in os.listdir(self.path):  # leftovers of a writer that died before declaring
+            if name.startswith(f"dict-{ordinal:06d}-"):
+                os.unlink(os.path.join(self.path, name))
+        self.codec.forget_dicts_from(ordinal)
+        storage.write_atomically(self.path, fmt.dict_name(ordinal, digest), data)
+        self._add([fmt.dict_body(ordinal, digest)])
+        tip.ndicts += 1
+        return True
+
+    def _recent(self, n: int) -> list[bytes]:
+        """The last ``n`` records, including those still in the write buffer."""
+        tip, written = self._tip, self._written.count
+        out = list(self._records(max(0, tip.count - n), written, chunk=1 << 20))
+        seq = written
+        for entry in self._pending:
+            kind, hlen, _ = fmt.parse_header(entry, 0)
+            if kind != fmt.KIND_CONTROL:
+                if seq >= tip.count - n:
+                    out.append(self.codec.decode(kind, entry[hlen:-4], seq))
+                seq += 1
+        return out
+
+    def retrain(self) -> bool:
+        """Train a new dictionary on the latest records now; later appends use it. Older blocks
+        keep the dictionary they were written with. False if no dictionary would help."""
+        with self._write_lock():
+            try:
+                made = self._train(force=True)
+                self._flush_pending(sync=self.durability == "fsync")
+            except BaseException:
+                self._rollback()
+                raise
+            return made
+
+    # -- the rest -----------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write buffered records (``durability="none"``) to the OS and release the lock."""
+        with self._mutex:
+            self._check_open()
+            if self._pending:
+                self._flush_pending(sync=False)
+            if self._holding:
+                self._holding = False
+                self._flock.release()
+
+    def sync(self) -> None:
+        """Write buffered records and fdatasync them: after this, they survive power loss."""
+        with self._mutex:
+            self._check_open()
+            if not self.readonly:
+                self._flush_pending(sync=True)
+            self.flush()
+
+    def verify(self, trusted_head: Head | tuple[int, str] | str | None = None) -> VerifyReport:
+        """Check every block, dictionary and checkpoint; see :func:`bitstream.verify`."""
+        from .verify import verify
+
+        with self._mutex:
+            self._refresh()
+            return verify(self.path, trusted_head=trusted_head, lock_held=self._flock.locked)
+
+    def info(self) -> dict:
+        """Counts and sizes, for humans (``python -m bitstream info``)."""
+        with self._mutex:
+            self._refresh()
+            names = os.listdir(self.path)
+            seg_names = sorted(n for n in names if fmt.parse_segment_name(n) is not None)
+            head = self.head
+            return {
+                "path": self.path,
+                "format_version": fmt.FORMAT_VERSION,
+                "records": self._tip.count,
+                "head": str(head) if head else None,
+                "segments": len(seg_names),
+                "dictionaries": self._tip.ndicts,
+                "index_stride": self.stride,
+                "index_entries": self._index_len + len(self._mem_index),
+                "data_bytes": self._data_bytes(seg_names),
+                "disk_bytes": sum(os.stat(os.path.join(self.path, n)).st_size for n in names),
+            }
+
+    def _data_bytes(self, seg_names: list[str]) -> int:
+        """Bytes of the chain proper: full segments, plus the used part of the last one."""
+        total = 0
+        for n in seg_names:
+            number = fmt.parse_segment_name(n)
+            if number == self._tip.segment:
+                total += self._tip.end
+            else:
+                total += os.stat(os.path.join(self.path, n)).st_size
+        return total
+
+    def close(self) -> None:
+        """Write anything buffered, release the lock and close the files. Idempotent."""
+        with self._mutex:
+            if self._closed:
+                return
+            try:
+                if self._pending and not self.readonly:
+                    self._flush_pending(sync=False)
+            finally:
+                self._closed = True
+                self._segs.close()
+                if self._index_fd is not None:
+                    os.close(self._index_fd)
+                self._flock.close()
+
+    def __enter__(self) -> BitStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+    def __repr__(self) -> str:
+        return f"BitStream({self.path!r}, durability={self.durability!r})"
+
+
+def _as_bytes(record: object) -> bytes:
+    if isinstance(record, bytes):
+        return record
+    if isinstance(record, (bytearray, memoryview)):
+        return bytes(record)
+    raise TypeError(f"records are bytes, not {type(record).__name__}; encode text first")
+
+
+__all__ = ["BitStream", "Head", "DURABILITY_MODES"]
