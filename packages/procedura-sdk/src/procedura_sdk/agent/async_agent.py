@@ -29,6 +29,7 @@ from . import login as _login
 from .connection import (
     DEFAULT_MAX_SIZE,
     ConnectionOptions,
+    MessageReader,
     check_url,
     closed_error,
     describe_close,
@@ -118,6 +119,8 @@ class AsyncRemoteAgent:
         self._owns_recorder = False
         self._on_phase = on_phase
         self._ws: Any = None
+        self._reader: MessageReader | None = None
+        self._last_used = 0.0
         self._lock = asyncio.Lock()
         self._ids = RequestIds()
         # Tasks the sync face cancelled because of Ctrl-C, so their records say so.
@@ -334,11 +337,9 @@ class AsyncRemoteAgent:
         final_timeout: float,
     ) -> AsyncIterator[Event]:
         """Send the request and yield what the exchange makes of each frame, until it ends."""
-        from websockets.exceptions import ConnectionClosed
-
         msg_id = self._ids.next()
         request = encode_request(msg_id, module, args, mode)
-        ws = await self._send(request, trace)
+        reader = await self._send(request, trace)
         exchange = Exchange(msg_id, mode)
         trace.sent(msg_id)
         self._phase(PHASE_WAITING_FOR_ACK)
@@ -352,19 +353,16 @@ class AsyncRemoteAgent:
                 phase, deadline = "ack", ack_deadline
             else:
                 phase, deadline = "final", final_deadline
-            remaining = deadline - time.monotonic()
             size = 0
-            if remaining <= 0:
-                events = exchange.expire(phase)
+            try:
+                data = await reader.next(deadline)
+            except Exception as exc:  # noqa: BLE001 - the reader's ConnectionClosed, or its end
+                trace.closed_by = exc
+                await self._disconnect()
+                events = exchange.connection_lost(describe_close(exc))
             else:
-                try:
-                    data = await asyncio.wait_for(ws.recv(), remaining)
-                except asyncio.TimeoutError:
+                if data is MessageReader.TIMEOUT:
                     events = exchange.expire(phase)
-                except ConnectionClosed as exc:
-                    trace.closed_by = exc
-                    await self._disconnect()
-                    events = exchange.connection_lost(describe_close(exc))
                 else:
                     size = len(data.encode("utf-8")) if isinstance(data, str) else len(data)
                     events = exchange.receive_data(data)
@@ -395,9 +393,13 @@ class AsyncRemoteAgent:
                     # After a malformed frame nothing on this connection can be trusted.
                     await self._disconnect()
                 yield event
+        self._last_used = time.monotonic()
 
-    async def _send(self, request: str, trace: CommandTrace) -> Any:
-        """Send on the open connection, opening it first if needed; one retry on a stale one."""
+    async def _send(self, request: str, trace: CommandTrace) -> MessageReader:
+        """Send on the open connection, opening it first if needed; one retry on a stale one.
+
+        Returns the connection's reader, from which the answers come.
+        """
         from websockets.exceptions import ConnectionClosed
 
         reused = self.connected
@@ -417,15 +419,23 @@ class AsyncRemoteAgent:
             await self._disconnect()
             ws = await self._connection()
             await ws.send(request)
-        return ws
+        assert self._reader is not None
+        return self._reader
 
     async def _connection(self) -> Any:
         if self.connected:
-            return self._ws
+            if not self._idle_too_long() or await self._answers_ping():
+                return self._ws
+            logger.info(
+                "the connection to %s, idle for %.0f s, does not answer a ping; reconnecting",
+                self._shown_url, time.monotonic() - self._last_used,
+            )
         await self._disconnect()
         self._phase(PHASE_CONNECTING)
         began = time.monotonic()
         self._ws = await open_websocket(self.url, self._token, self._options)
+        self._reader = MessageReader(self._ws)
+        self._last_used = time.monotonic()
         logger.info(
             "connected to %s in %.1f ms (%s)",
             self._shown_url,
@@ -443,8 +453,28 @@ class AsyncRemoteAgent:
             self._token = None
             await self._connection()
 
+    def _idle_too_long(self) -> bool:
+        # The blocking face runs its loop only during calls, so between calls nothing
+        # answers the server's pings: after a long pause, check before trusting it.
+        interval = self._options.ping_interval
+        return interval is not None and time.monotonic() - self._last_used > interval
+
+    async def _answers_ping(self) -> bool:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            pong = await self._ws.ping()
+            await asyncio.wait_for(pong, min(self._options.ping_timeout or 10.0, 10.0))
+        except (ConnectionClosed, asyncio.TimeoutError, OSError):
+            return False
+        self._last_used = time.monotonic()
+        return True
+
     async def _disconnect(self) -> None:
         ws, self._ws = self._ws, None
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.cancel()
         if ws is None:
             return
         try:
