@@ -142,6 +142,7 @@ class BitStream:
         self._holding = False  # "none" mode: an extra lock hold while records are buffered
         self._train_failed: set[tuple[int, int]] = set()
         self._damage: _Stop | None = None
+        self._end_checked = False
         self._closed = False
         try:
             self._tip = self._initial_tip()
@@ -271,7 +272,9 @@ class BitStream:
                     return None
                 kind, entry, hlen = got
                 crc = fmt.stored_crc(entry, len(entry))
-                if zlib.crc32(entry[:-4], tip.crc) != crc:
+                if zlib.crc32(entry[:-4], tip.crc) != crc and (
+                    kind == fmt.KIND_CONTROL or not _valid_entry_at(fd, cur.offset, crc)
+                ):  # a damaged record followed by intact entries is counted (reading it raises)
                     return _Stop(tip.segment, tip.end, "checksum mismatch", tip.end + len(entry))
                 if kind == fmt.KIND_CONTROL:
                     try:
@@ -388,10 +391,15 @@ class BitStream:
         while seq < stop:
             try:
                 got = cur.next()
+                if got is None:
+                    raise storage.Bad("the data ends before this record", None)
             except storage.Bad as bad:
-                raise self._corrupt(seq, bad.reason) from None
-            if got is None:
-                raise self._corrupt(seq, "the data ends before this record")
+                hop = self._next_segment_start(segment, start) if seq < start else None
+                if hop is None:
+                    raise self._corrupt(seq, bad.reason) from None
+                seq, segment, seed = hop.first_seq, hop.number, hop.seed
+                cur = self._cursor(segment, fmt.HEADER_SIZE, chunk, seq)
+                continue
             kind, entry, hlen = got
             crc = fmt.stored_crc(entry, len(entry))
             if kind == fmt.KIND_CONTROL:
@@ -406,6 +414,18 @@ class BitStream:
             else:
                 seq += 1
             seed = crc
+
+    def _next_segment_start(self, segment: int, seq: int) -> fmt.SegmentHeader | None:
+        """The next segment's header if ``seq`` lies in it: a way around damage at the end of
+        a segment for records after it."""
+        fd = self._segs.fd(segment + 1)
+        if fd is None:
+            return None
+        try:
+            hdr = fmt.SegmentHeader.unpack(os.pread(fd, fmt.HEADER_SIZE, 0))
+        except fmt.EntryError:
+            return None
+        return hdr if hdr.first_seq <= seq else None
 
     def _cursor(self, segment: int, offset: int, chunk: int, seq: int) -> storage.Cursor:
         fd = self._segs.fd(segment)
@@ -482,10 +502,22 @@ class BitStream:
         """Under the lock: see others' appends, cut a torn tail, finish an interrupted rotation."""
         self._damage = None
         stop = self._walk(self._tip)
+        if stop is None and not self._end_checked:
+            stop = self._check_after_end()
         if stop is not None and not (not stop.header and self._cut_torn_tail(stop)):
             self._damage = stop
         self._written = replace(self._tip)
         self._write_index()
+
+    def _check_after_end(self) -> _Stop | None:
+        """Once per object: past the end of the data there must be only zeros. Anything else
+        is a zeroed block with blocks after it (damage); never write over it."""
+        self._end_checked = True
+        t = self._tip
+        fd = self._segs.fd(t.segment)
+        if t.sealed or fd is None or not storage.read_nonzero_run(fd, t.end):
+            return None
+        return _Stop(t.segment, t.end, "zeroed bytes where a block should be, with data after them", header=True)
 
     def _cut_torn_tail(self, stop: _Stop) -> bool:
         if self._segs.fd(stop.segment + 1) is not None:
@@ -496,7 +528,7 @@ class BitStream:
         if not storage.looks_torn(region, stop.offset, stop.claimed_end, size):
             return False
         try:
-            storage.pwrite_all(fd, bytes(len(region)), stop.offset)
+            storage.zero_backwards(fd, stop.offset, len(region))
             os.fdatasync(fd)
         except OSError as exc:
             raise self._os_error(exc) from exc
@@ -609,7 +641,7 @@ class BitStream:
             size = os.fstat(fd).st_size
             if size > self._alloc:
                 os.ftruncate(fd, max(self._alloc, start))
-            storage.pwrite_all(fd, bytes(min(length, max(0, self._alloc - start))), start)
+            storage.zero_backwards(fd, start, min(length, max(0, self._alloc - start)))
             os.fdatasync(fd)
         except OSError:
             pass  # best effort: a torn tail is also cut by the next writer
@@ -786,6 +818,14 @@ class BitStream:
 
     def __repr__(self) -> str:
         return f"BitStream({self.path!r}, durability={self.durability!r})"
+
+
+def _valid_entry_at(fd: int, offset: int, seed: int) -> bool:
+    try:
+        got = storage.Cursor(fd, offset, chunk=4096).next()
+    except storage.Bad:
+        return False
+    return got is not None and zlib.crc32(got[1][:-4], seed) == fmt.stored_crc(got[1], len(got[1]))
 
 
 def _as_bytes(record: object) -> bytes:

@@ -140,7 +140,7 @@ def train(samples: list[bytes], dict_size: int) -> bytes | None:
 
     Kept only if it makes the samples at least 10 % smaller than compressing without one.
     """
-    if len(samples) < 16 or sum(map(len, samples)) < 4 * 1024:
+    if len(samples) < 8 or sum(map(len, samples)) < 1024:
         return None
     try:
         zd = zstandard.train_dictionary(dict_size, samples)

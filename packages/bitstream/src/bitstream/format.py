@@ -228,6 +228,6 @@ def decode_manifest(data: bytes, where: str) -> tuple[int, int]:
             f"version {FORMAT_VERSION}: upgrade procedura-bitstream to read this chain"
         )
     stride, seg = doc.get("index_stride"), doc.get("segment_bytes")
-    if not (isinstance(stride, int) and stride > 0 and isinstance(seg, int) and seg >= 4096):
+    if not (isinstance(stride, int) and stride > 0 and isinstance(seg, int) and seg >= 1024):
         raise NotAChainError(f"{where} has an invalid index_stride or segment_bytes")
     return stride, seg

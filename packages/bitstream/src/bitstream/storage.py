@@ -176,6 +176,16 @@ def _entry_after(region: bytes) -> bool:
     return False
 
 
+def zero_backwards(fd: int, start: int, length: int) -> None:
+    """Overwrite ``length`` bytes at ``start`` with zeros, last chunk first: if this is cut
+    short, the bytes at ``start`` (a bad entry's header) are still there to be found again."""
+    end = start + length
+    while end > start:
+        n = min(end - start, 1 << 20)
+        pwrite_all(fd, bytes(n), end - n)
+        end -= n
+
+
 def fsync_dir(directory: str) -> None:
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:

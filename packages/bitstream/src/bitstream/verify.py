@@ -164,6 +164,8 @@ class _Verifier:
             except storage.Bad as bad:
                 return self._bad_tail(fd, number, start, bad.reason, bad.claimed_end)
             if got is None:
+                if not any(n > number for n in self.segments) and storage.read_nonzero_run(fd, start):
+                    raise _Damage(self.count, "zeroed bytes where a block should be, with data after them")
                 return False
             kind, entry, hlen = got
             crc = fmt.stored_crc(entry, len(entry))
