@@ -46,9 +46,9 @@ def test_request_ids_are_8_hex_and_unique():
 
 
 def test_request_ids_retry_on_collision(monkeypatch):
-    values = iter(["aaaaaaaa", "aaaaaaaa", "bbbbbbbb"])
-    monkeypatch.setattr("procedura_sdk.agent.protocol.secrets.token_hex", lambda n: next(values))
     ids = RequestIds()
+    values = iter([0xAAAAAAAA, 0xAAAAAAAA, 0xBBBBBBBB])
+    monkeypatch.setattr(ids._random, "getrandbits", lambda n: next(values))
     assert ids.next() == "aaaaaaaa"
     assert ids.next() == "bbbbbbbb"
 

@@ -12,6 +12,7 @@ import platform
 import time
 from typing import Any
 
+from ..__about__ import __version__
 from ..errors import EMPTY_WORLD_CODE, ProceduraError, RequestTimeoutError, ServerError
 
 OK = "OK"
@@ -35,10 +36,7 @@ def environment() -> dict[str, Any]:
     return dict(_ENV)
 
 
-def agent_version() -> str:
-    from ..__about__ import __version__
-
-    return f"procedura-sdk/{__version__}"
+AGENT_VERSION = f"procedura-sdk/{__version__}"
 
 
 class CommandTrace:
@@ -56,7 +54,7 @@ class CommandTrace:
             mode=mode,
             url=url,
             status="error",
-            agent_version=agent_version(),
+            agent_version=AGENT_VERSION,
             env=environment(),
         )
         self._sent_at: float | None = None
