@@ -51,12 +51,12 @@ def test_later_commit_wins_per_path_and_keeps_the_rest(case):
     base, mine, theirs = case
     d = Path(tempfile.mkdtemp(prefix="deltaram-"))
     try:
-        with DeltaRAM(d / "s", durability="none") as s:
+        with DeltaRAM(d / "s", durability="flush") as s:
             for k, v in base.items():
                 s.set(k, v)
             s.commit()
-        a = DeltaRAM(d / "s", durability="none")
-        b = DeltaRAM(d / "s", durability="none")
+        a = DeltaRAM(d / "s", durability="flush")
+        b = DeltaRAM(d / "s", durability="flush")
         _stage(a, mine)
         _stage(b, theirs)
         expected_b = b.state()

@@ -119,6 +119,8 @@ class StoreMachine(RuleBasedStateMachine):
     def damage_newest_snapshot(self, data):
         _, path = list_snapshots(self.path / "snapshots")[0]
         raw = bytearray(path.read_bytes())
+        if not raw:
+            return
         # Drawn as a fraction: the file's length varies (its header holds a timestamp).
         where = data.draw(st.integers(0, 999)) * len(raw) // 1000
         if data.draw(st.booleans()):

@@ -93,7 +93,9 @@ class DeltaRAM:
         #: Problems met and worked around (damaged snapshots), as readable sentences.
         self.problems: list[str] = []
         self._open_directory(create and not readonly)
-        self._chain = bitstream.BitStream(self.path / LOG_DIR, durability=durability)
+        self._chain = bitstream.BitStream(
+            self.path / LOG_DIR, durability=durability, readonly=readonly, create=not readonly
+        )
         self._closed = False
         try:
             self._load()
@@ -416,6 +418,10 @@ class DeltaRAM:
     def _checkpoint(self) -> None:
         if self._version == 0:
             return
+        if self._durability == "none":
+            # bitstream buffers "none" appends in memory; a snapshot must never get ahead
+            # of the log on disk, or it would be ignored after a crash anyway.
+            self._chain.flush()
         digest = record_digest(
             self._last_record
             if self._last_record is not None
