@@ -10,7 +10,6 @@ import sys
 import textwrap
 
 import pytest
-
 from bitstream import format as fmt
 
 

@@ -7,7 +7,6 @@ import os
 import zlib
 
 import pytest
-
 from bitstream import BitStream, CorruptBlockError, Head, verify
 from bitstream import format as fmt
 

@@ -7,11 +7,10 @@ import json
 import shutil
 import tempfile
 
+from bitstream import BitStream, verify
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
-
-from bitstream import BitStream, verify
 
 # JSON-ish records make dictionary training kick in (at 12 and 40 records, on these settings);
 # arbitrary binary ones exercise raw blocks and empty records.
