@@ -72,3 +72,18 @@ def test_damaged_snapshot_is_a_warning_not_a_failure(tmp_path):
     out = run("show", tmp_path / "s")
     assert out.returncode == 0 and json.loads(out.stdout)["state"] == {"a": 1}
     assert "warning" in out.stderr and "ignored snapshot" in out.stderr
+
+
+def test_damaged_log_exits_non_zero(tmp_path):
+    path = tmp_path / "s"
+    with DeltaRAM(path, checkpoint_min_bytes=10**9) as s:
+        for i in range(30):
+            s.set("k", {"i": i, "pad": "y" * 50})
+            s.commit()
+    # the largest file of the chain holds the records (bitstream's layout is its own)
+    segment = max((path / "log").iterdir(), key=lambda p: p.stat().st_size)
+    raw = bytearray(segment.read_bytes())
+    raw[600] ^= 0xFF
+    segment.write_bytes(bytes(raw))
+    out = run("show", path)
+    assert out.returncode == 1 and "damaged" in out.stderr

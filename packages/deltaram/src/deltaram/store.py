@@ -76,7 +76,7 @@ class DeltaRAM:
         create: bool = True,
         readonly: bool = False,
         checkpoint_ratio: float = 1.0,
-        checkpoint_min_bytes: int = 16 * 1024,
+        checkpoint_min_bytes: int = 8 * 1024,
         keep_snapshots: int = 2,
     ) -> None:
         if checkpoint_ratio <= 0 or checkpoint_min_bytes < 0 or keep_snapshots < 1:
