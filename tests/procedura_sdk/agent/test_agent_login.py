@@ -145,3 +145,22 @@ def test_login_args():
     assert login_args("c", replace=False, device="d", ttl=1.5) == [
         "c", "--attach", "--device=d", "--ttl=1.5",
     ]
+
+
+def test_debug_logs_never_hold_the_token_or_the_password(make_agent, caplog, demo_credential):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    agent = make_agent(token="")
+    result = agent.login_password(demo_credential)
+    agent.run("echo", ["x"])
+    with pytest.raises(AuthenticationError):
+        make_agent(token="").login_password(f"{DEMO_EMAIL}:wrong-horse-battery")
+    # The engine runs in this process and logs too: look only at the client side.
+    ours = [r for r in caplog.records if r.name.startswith(("websockets.client", "procedura_sdk"))]
+    text = "\n".join(r.getMessage() for r in ours)
+    # websockets did log the handshakes and the frames...
+    assert "Sec-WebSocket-Protocol" in text and "TEXT" in text
+    # ...but not the secrets in them.
+    assert result.token not in text
+    assert DEMO_PASSWORD not in text and "wrong-horse-battery" not in text

@@ -30,6 +30,7 @@ from .connection import (
     DEFAULT_MAX_SIZE,
     ConnectionOptions,
     MessageReader,
+    WireLogger,
     check_url,
     closed_error,
     describe_close,
@@ -120,6 +121,7 @@ class AsyncRemoteAgent:
         self._on_phase = on_phase
         self._ws: Any = None
         self._reader: MessageReader | None = None
+        self._wire_logger = WireLogger()
         self._last_used = 0.0
         self._lock = asyncio.Lock()
         self._ids = RequestIds()
@@ -255,6 +257,7 @@ class AsyncRemoteAgent:
         account = _login.account_of(credential)
         args = _login.login_args(credential, replace=replace, device=device, ttl=ttl)
         secrets = _login.secrets_of(credential)
+        self._wire_logger.secrets.update(secrets)
         trace = CommandTrace(
             _login.LOGIN_MODULE, _login.recorded_args(args), mode="sync", url=self._shown_url
         )
@@ -433,7 +436,9 @@ class AsyncRemoteAgent:
         await self._disconnect()
         self._phase(PHASE_CONNECTING)
         began = time.monotonic()
-        self._ws = await open_websocket(self.url, self._token, self._options)
+        if self._token:
+            self._wire_logger.secrets.add(self._token)
+        self._ws = await open_websocket(self.url, self._token, self._options, self._wire_logger)
         self._reader = MessageReader(self._ws)
         self._last_used = time.monotonic()
         logger.info(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import socket
 import ssl
 import time
@@ -47,6 +48,46 @@ class ConnectionOptions:
     ca_file: str | None = None
 
 
+class WireLogger(logging.LoggerAdapter):
+    """websockets' own logger, with secrets taken out of what it logs at DEBUG level.
+
+    websockets logs the handshake headers (the token travels in two of them) and
+    the frames (a login request holds the credential, its answer the new token).
+    Known secrets are replaced wherever they appear; the two headers and any
+    ``session_token`` value are replaced even when not known yet.
+    """
+
+    _SECRET_HEADERS = frozenset({"authorization", "sec-websocket-protocol"})
+    _SESSION_TOKEN = re.compile(r'("session_token"\s*:\s*")[^"]*"?')
+
+    def __init__(self, name: str = "websockets.client") -> None:
+        super().__init__(logging.getLogger(name), {})
+        self.secrets: set[str] = set()
+
+    def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
+        if not self.isEnabledFor(level):
+            return
+        if (
+            len(args) == 2
+            and isinstance(args[0], str)
+            and args[0].lower() in self._SECRET_HEADERS
+        ):
+            args = (args[0], "<redacted>")
+        else:
+            args = tuple(self._scrub(arg) for arg in args)
+        self.logger.log(level, self._scrub(msg), *args, **kwargs)
+
+    def _scrub(self, value: Any) -> Any:
+        if isinstance(value, (int, float)) or value is None:
+            return value
+        text = str(value)
+        cleaned = self._SESSION_TOKEN.sub(r"\1<redacted>", text)
+        for secret in self.secrets:
+            if secret:
+                cleaned = cleaned.replace(secret, "<redacted>")
+        return value if cleaned == text else cleaned
+
+
 def check_url(url: str) -> str:
     """``url`` if it is a ``ws://`` or ``wss://`` URL with a host, else ValueError."""
     parts = urlsplit(url)
@@ -74,7 +115,9 @@ def ssl_context(ca_file: str | None) -> ssl.SSLContext:
     return context
 
 
-async def open_websocket(url: str, token: str | None, options: ConnectionOptions) -> Any:
+async def open_websocket(
+    url: str, token: str | None, options: ConnectionOptions, wire_logger: WireLogger | None = None
+) -> Any:
     """Open the connection, sending ``token`` as subprotocol and Bearer header when there is one.
 
     Raises :class:`ConnectionFailedError` (``reason`` refused, dns, tls,
@@ -92,6 +135,8 @@ async def open_websocket(url: str, token: str | None, options: ConnectionOptions
         "ping_timeout": options.ping_timeout,
         "close_timeout": options.close_timeout,
     }
+    if wire_logger is not None:
+        kwargs["logger"] = wire_logger
     if token:
         kwargs["subprotocols"] = [token]
         kwargs["extra_headers"] = {"Authorization": f"Bearer {token}"}
