@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 import bitstream
 
+from .checkpoints import Checkpoints
 from .delta import DELETE, SET, Change, Op, PatchError, apply, describe, diff, rebase
 from .errors import (
     NotAStoreError,
@@ -27,15 +28,7 @@ from .errors import (
     UnsupportedFormatError,
 )
 from .record import decode_record, encode_record
-from .snapshot import (
-    SnapshotInvalid,
-    fsync_dir,
-    list_snapshots,
-    prune,
-    read_snapshot,
-    record_digest,
-    write_snapshot,
-)
+from .snapshot import fsync_dir
 from .values import check_key, checked_copy, copy_value
 
 FORMAT_VERSION = 1
@@ -84,14 +77,18 @@ class DeltaRAM:
         self.path = Path(path)
         self._readonly = readonly
         self._durability = durability
-        self._ratio = checkpoint_ratio
-        self._min_bytes = checkpoint_min_bytes
-        self._keep = keep_snapshots
-        self._snapdir = self.path / SNAPSHOT_DIR
         self._mutex = threading.RLock()
         self._closed = True
         #: Problems met and worked around (damaged snapshots), as readable sentences.
         self.problems: list[str] = []
+        self._checkpoints = Checkpoints(
+            self.path / SNAPSHOT_DIR,
+            ratio=checkpoint_ratio,
+            min_bytes=checkpoint_min_bytes,
+            keep=keep_snapshots,
+            sync=durability != "none",
+            report=self._report,
+        )
         self._open_directory(create and not readonly)
         self._chain = bitstream.BitStream(
             self.path / LOG_DIR, durability=durability, readonly=readonly, create=not readonly
@@ -143,56 +140,18 @@ class DeltaRAM:
         fsync_dir(self.path)
 
     def _load(self) -> None:
-        found = self._newest_snapshot(None)
-        if found is None:
-            self._base: dict[str, Any] = {}
-            self._version = 0
-            self._ckpt_size = 0
-        else:
-            self._version, self._base, self._ckpt_size = found
-        self._ckpt_version = self._version
+        found = self._checkpoints.newest(self._chain, None)
+        self._base: dict[str, Any] = {}
+        self._version = 0
+        if found is not None:
+            self._version, self._base, size = found
+            self._checkpoints.start_from(self._version, size)
         self._staged: dict[str, Any] = {}
-        self._tail_bytes = 0  # record bytes since the checkpoint at _ckpt_version
         self._last_record: bytes | None = None
         self._replay_tail()
-        if not self._readonly and self._checkpoint_due():
+        if not self._readonly and self._checkpoints.due():
             # The snapshots are missing, damaged or behind: rebuild one from the log.
-            try:
-                self._checkpoint()
-            except OSError as exc:
-                self._report(f"could not write a snapshot in {self._snapdir}: {exc}")
-
-    def _newest_snapshot(self, limit: int | None) -> tuple[int, dict, int] | None:
-        """``(version, state, size)`` of the newest trustworthy snapshot (at or below
-        ``limit`` if given); every untrustworthy one met on the way is reported."""
-        log_length = len(self._chain)
-        try:
-            candidates = list_snapshots(self._snapdir)
-        except OSError as exc:
-            self._report(f"cannot list snapshots in {self._snapdir}: {exc}")
-            candidates = []
-        for version, path in candidates:
-            if (limit is not None and version > limit) or version == 0:
-                continue
-            try:
-                if version > log_length:
-                    raise SnapshotInvalid(
-                        f"it claims version {version} but the log holds only {log_length} commits"
-                    )
-                header, state = read_snapshot(path)
-                if header["version"] != version:
-                    raise SnapshotInvalid("its name and header disagree on the version")
-                try:
-                    expected = record_digest(self._chain.read(version - 1))
-                except bitstream.BitStreamError as exc:
-                    raise SnapshotInvalid(f"the log record it follows is unreadable: {exc}") from None
-                if header.get("record") != expected:
-                    raise SnapshotInvalid("it does not follow this log's record (another log's?)")
-            except SnapshotInvalid as exc:
-                self._report(f"ignored snapshot {path}: {exc}")
-                continue
-            return version, state, header["size"]
-        return None
+            self._checkpoint(adopt=False)
 
     def _report(self, message: str) -> None:
         if message not in self.problems:
@@ -212,7 +171,7 @@ class DeltaRAM:
                 ) from None
             touched.update(op[1][0] for op in ops)
             self._version += 1
-            self._tail_bytes += len(data)
+            self._checkpoints.grew(len(data))
             self._last_record = data
         return touched
 
@@ -260,7 +219,7 @@ class DeltaRAM:
     @property
     def checkpoint_version(self) -> int:
         """The version of the snapshot this object loaded or last wrote (0: none)."""
-        return self._ckpt_version
+        return self._checkpoints.version
 
     @property
     def pending(self) -> bool:
@@ -385,54 +344,38 @@ class DeltaRAM:
                 f"{self.path}: the log grew to {seq} under our lock, expected {self._version}"
             )
         self._version = seq + 1
-        self._tail_bytes += len(data)
+        self._checkpoints.grew(len(data))
         self._last_record = data
 
     # -- checkpoints -----------------------------------------------------------------------
 
-    def _checkpoint_due(self) -> bool:
-        return self._tail_bytes > self._ratio * max(self._ckpt_size, self._min_bytes)
-
     def _maybe_checkpoint(self) -> None:
-        """Checkpoint if the ratio rule says so. A failure (disk full, permissions) is
-        reported, not raised: the commit it follows is already safe in the log."""
-        if not self._checkpoint_due():
-            return
-        try:
-            newest = list_snapshots(self._snapdir)
-            if newest and self._ckpt_version < newest[0][0] <= self._version:
-                # Another process checkpointed meanwhile; count from there (approximately:
-                # its file size stands in for its body, and the record bytes are prorated).
-                self._tail_bytes = int(
-                    self._tail_bytes * (self._version - newest[0][0])
-                    / max(1, self._version - self._ckpt_version)
-                )
-                self._ckpt_version = newest[0][0]
-                self._ckpt_size = newest[0][1].stat().st_size
-                if not self._checkpoint_due():
-                    return
-            self._checkpoint()
-        except OSError as exc:
-            self._report(f"could not write a snapshot in {self._snapdir}: {exc}")
+        if self._checkpoints.due():
+            self._checkpoint(adopt=True)
 
-    def _checkpoint(self) -> None:
+    def _checkpoint(self, *, adopt: bool, keep: int | None = None, quiet: bool = True) -> None:
+        """Write a snapshot of the committed state. Unless asked for (``quiet=False``), a
+        failure (disk full, permissions) is reported, not raised: the commit it follows is
+        already safe in the log."""
         if self._version == 0:
             return
-        if self._durability == "none":
-            # bitstream buffers "none" appends in memory; a snapshot must never get ahead
-            # of the log on disk, or it would be ignored after a crash anyway.
-            self._chain.flush()
-        digest = record_digest(
-            self._last_record
-            if self._last_record is not None
-            else self._chain.read(self._version - 1)
-        )
-        self._ckpt_size = write_snapshot(
-            self._snapdir, self._version, self._base, digest, sync=self._durability != "none"
-        )
-        self._ckpt_version = self._version
-        self._tail_bytes = 0
-        prune(self._snapdir, self._keep)
+        try:
+            if adopt:
+                self._checkpoints.count_from_newer(self._version)
+                if not self._checkpoints.due():
+                    return
+            if self._durability == "none":
+                # bitstream buffers "none" appends in memory; a snapshot must never get
+                # ahead of the log on disk, or it would be ignored after a crash anyway.
+                self._chain.flush()
+            last = self._last_record
+            if last is None:
+                last = self._chain.read(self._version - 1)
+            self._checkpoints.write(self._version, self._base, last, keep)
+        except OSError as exc:
+            if not quiet:
+                raise
+            self._report(f"could not write a snapshot in {self._checkpoints.directory}: {exc}")
 
     def compact(self) -> int:
         """Checkpoint the latest committed state now and delete every older snapshot.
@@ -447,8 +390,7 @@ class DeltaRAM:
             with self._chain.lock():
                 if len(self._chain) != self._version:
                     self._catch_up()
-            self._checkpoint()
-            prune(self._snapdir, 1)
+            self._checkpoint(adopt=False, keep=1, quiet=False)
             return self._version
 
     # -- the past --------------------------------------------------------------------------
@@ -465,7 +407,7 @@ class DeltaRAM:
             start, state = 0, {}
             if self._version < version:
                 start, state = self._version, copy_value(self._base)
-            found = self._newest_snapshot(version)
+            found = self._checkpoints.newest(self._chain, version)
             if found is not None and found[0] > start:
                 start, state = found[0], found[1]
             for n, data in enumerate(self._chain.iter(start=start), start):
