@@ -291,19 +291,19 @@ def test_authentication_error_for_401_names_no_token(world, make_agent, recorder
 def test_idle_connection_that_died_is_replaced_before_sending(make_agent, token, recorder):
     agent = make_agent(token=token, ping_interval=0.05)
     assert agent.run("echo", ["one"]) == {"args": ["one"]}
-    first = agent._agent._ws
+    first = agent._agent._channel.ws
     # The peer vanishes while the blocking face is idle (its loop is not running).
     first.transport.abort()
     time.sleep(0.1)
     assert agent.run("echo", ["two"]) == {"args": ["two"]}
-    assert agent._agent._ws is not first
+    assert agent._agent._channel.ws is not first
     assert [r.result_code for r in recorder.records] == ["OK", "OK"]
 
 
 def test_idle_connection_that_lives_is_kept(make_agent, token):
     agent = make_agent(token=token, ping_interval=0.05)
     agent.run("echo")
-    first = agent._agent._ws
+    first = agent._agent._channel.ws
     time.sleep(0.1)
     agent.run("echo")
-    assert agent._agent._ws is first
+    assert agent._agent._channel.ws is first

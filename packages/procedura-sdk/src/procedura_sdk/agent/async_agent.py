@@ -14,32 +14,14 @@ import warnings
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
-from ..errors import (
-    AckTimeoutError,
-    AuthenticationError,
-    ConnectionLostError,
-    EmptyWorldError,
-    FinalTimeoutError,
-    ProceduraError,
-    ProtocolViolationError,
-    ServerError,
-)
+from ..errors import ProceduraError, ProtocolViolationError
 from ..token_store import TokenStore
 from . import login as _login
-from .connection import (
-    DEFAULT_MAX_SIZE,
-    ConnectionOptions,
-    MessageReader,
-    WireLogger,
-    check_url,
-    closed_error,
-    describe_close,
-    display_url,
-    open_websocket,
-)
+from . import outcomes
+from .channel import Channel, MessageReader
+from .connection import DEFAULT_MAX_SIZE, ConnectionOptions, check_url, describe_close, display_url
 from .protocol import (
     Acked,
-    Disconnected,
     Event,
     Exchange,
     Failed,
@@ -47,29 +29,12 @@ from .protocol import (
     Ignored,
     Progress,
     RequestIds,
-    TimedOut,
     Violation,
     encode_request,
 )
 from .trace import CommandTrace
 
 logger = logging.getLogger("procedura_sdk.agent")
-
-WORLDSTATE_MODULE = "worldstate_snapshot"
-
-# Server error codes that mean "who you are" was refused rather than "what you asked".
-AUTH_CODES = frozenset(
-    {
-        "AUTH_REQUIRED",
-        "AUTH_FAILED",
-        "AUTH_EXPIRED",
-        "INVALID_TOKEN",
-        "TOKEN_EXPIRED",
-        "SESSION_EXPIRED",
-        "UNAUTHORIZED",
-        "INVALID_CREDENTIALS",
-    }
-)
 
 PHASE_CONNECTING = "connecting"
 PHASE_WAITING_FOR_ACK = "waiting for ack"
@@ -106,7 +71,6 @@ class AsyncRemoteAgent:
         self.url = check_url(url)
         self._shown_url = display_url(url)
         self.token_store = token_store if token_store is not None else TokenStore()
-        self._token = token if token is not None else self.token_store.load()
         self._options = ConnectionOptions(
             max_size=max_size,
             open_timeout=open_timeout,
@@ -119,10 +83,13 @@ class AsyncRemoteAgent:
         self._recorder = recorder
         self._owns_recorder = False
         self._on_phase = on_phase
-        self._ws: Any = None
-        self._reader: MessageReader | None = None
-        self._wire_logger = WireLogger()
-        self._last_used = 0.0
+        self._channel = Channel(
+            self.url,
+            self._shown_url,
+            token if token is not None else self.token_store.load(),
+            self._options,
+            on_connecting=lambda: self._phase(PHASE_CONNECTING),
+        )
         self._lock = asyncio.Lock()
         self._ids = RequestIds()
         # Tasks the sync face cancelled because of Ctrl-C, so their records say so.
@@ -134,11 +101,11 @@ class AsyncRemoteAgent:
 
     @property
     def connected(self) -> bool:
-        return self._ws is not None and self._ws.open
+        return self._channel.connected
 
     @property
     def has_token(self) -> bool:
-        return bool(self._token)
+        return bool(self._channel.token)
 
     # Lifecycle -----------------------------------------------------------------
 
@@ -150,7 +117,7 @@ class AsyncRemoteAgent:
 
     async def close(self) -> None:
         """Close the connection (and the recorder, if this agent made it)."""
-        await self._disconnect()
+        await self._channel.close()
         if self._owns_recorder and self._recorder is not None:
             self._recorder.close()
             self._recorder = None
@@ -180,7 +147,7 @@ class AsyncRemoteAgent:
                 final = await self._run_exchange(
                     trace, module, arg_list, "sync", ack_timeout, final_timeout
                 )
-            result = self._finished(trace, final)
+            result = outcomes.finished(trace, final)
         except BaseException as exc:
             trace.failed(exc, interrupted=self._was_interrupted())
             raise
@@ -214,7 +181,7 @@ class AsyncRemoteAgent:
                         if isinstance(event, (Acked, Progress)):
                             yield event.frame
                         elif isinstance(event, Finished):
-                            self._finished(trace, event)
+                            outcomes.finished(trace, event)
                             yield event.frame
                             return
                         else:
@@ -233,7 +200,7 @@ class AsyncRemoteAgent:
     ) -> Any:
         """The world as the server sees it; raises :class:`EmptyWorldError` when it has no entities."""
         return await self.run(
-            WORLDSTATE_MODULE,
+            outcomes.WORLDSTATE_MODULE,
             ["--terse"] if terse else [],
             ack_timeout=ack_timeout,
             final_timeout=final_timeout,
@@ -257,14 +224,13 @@ class AsyncRemoteAgent:
         account = _login.account_of(credential)
         args = _login.login_args(credential, replace=replace, device=device, ttl=ttl)
         secrets = _login.secrets_of(credential)
-        self._wire_logger.secrets.update(secrets)
+        self._channel.wire_logger.secrets.update(secrets)
         trace = CommandTrace(
             _login.LOGIN_MODULE, _login.recorded_args(args), mode="sync", url=self._shown_url
         )
         try:
             async with self._lock:
-                if not self.connected and self._token:
-                    await self._connect_for_login(trace)
+                await self._channel.open_for_login()
                 final = await self._run_exchange(
                     trace, _login.LOGIN_MODULE, args, "sync", ack_timeout, final_timeout,
                     secrets=secrets,
@@ -280,8 +246,8 @@ class AsyncRemoteAgent:
                 expires_at, granted_ttl = _login.expiry(result, ttl)
                 token_file = self._save_token(token)
                 # The next command opens a connection that carries the new token.
-                self._token = token
-                await self._disconnect()
+                self._channel.token = token
+                await self._channel.close()
             login = _login.LoginResult(
                 account=str(result.get("account") or account),
                 expires_at=expires_at,
@@ -342,7 +308,7 @@ class AsyncRemoteAgent:
         """Send the request and yield what the exchange makes of each frame, until it ends."""
         msg_id = self._ids.next()
         request = encode_request(msg_id, module, args, mode)
-        reader = await self._send(request, trace)
+        reader = await self._channel.send(request)
         exchange = Exchange(msg_id, mode)
         trace.sent(msg_id)
         self._phase(PHASE_WAITING_FOR_ACK)
@@ -361,7 +327,7 @@ class AsyncRemoteAgent:
                 data = await reader.next(deadline)
             except Exception as exc:  # noqa: BLE001 - the reader's ConnectionClosed, or its end
                 trace.closed_by = exc
-                await self._disconnect()
+                await self._channel.close()
                 events = exchange.connection_lost(describe_close(exc))
             else:
                 if data is MessageReader.TIMEOUT:
@@ -394,161 +360,16 @@ class AsyncRemoteAgent:
                     )
                 elif isinstance(event, Violation):
                     # After a malformed frame nothing on this connection can be trusted.
-                    await self._disconnect()
+                    await self._channel.close()
                 yield event
-        self._last_used = time.monotonic()
-
-    async def _send(self, request: str, trace: CommandTrace) -> MessageReader:
-        """Send on the open connection, opening it first if needed; one retry on a stale one.
-
-        Returns the connection's reader, from which the answers come.
-        """
-        from websockets.exceptions import ConnectionClosed
-
-        reused = self.connected
-        ws = await self._connection()
-        try:
-            await ws.send(request)
-        except ConnectionClosed as exc:
-            if not reused:
-                raise ConnectionLostError(
-                    f"The connection to {self._shown_url} closed before the request could be "
-                    f"sent: {describe_close(exc)}. Try again."
-                ) from None
-            logger.info(
-                "connection to %s closed while idle (%s); retrying on a new connection",
-                self._shown_url, describe_close(exc),
-            )
-            await self._disconnect()
-            ws = await self._connection()
-            await ws.send(request)
-        assert self._reader is not None
-        return self._reader
-
-    async def _connection(self) -> Any:
-        if self.connected:
-            if not self._idle_too_long() or await self._answers_ping():
-                return self._ws
-            logger.info(
-                "the connection to %s, idle for %.0f s, does not answer a ping; reconnecting",
-                self._shown_url, time.monotonic() - self._last_used,
-            )
-        await self._disconnect()
-        self._phase(PHASE_CONNECTING)
-        began = time.monotonic()
-        if self._token:
-            self._wire_logger.secrets.add(self._token)
-        self._ws = await open_websocket(self.url, self._token, self._options, self._wire_logger)
-        self._reader = MessageReader(self._ws)
-        self._last_used = time.monotonic()
-        logger.info(
-            "connected to %s in %.1f ms (%s)",
-            self._shown_url,
-            (time.monotonic() - began) * 1000.0,
-            "with a session token" if self._token else "without a token",
-        )
-        return self._ws
-
-    async def _connect_for_login(self, trace: CommandTrace) -> None:
-        """Connect with the saved token, or without one if the server refuses it (a stale token)."""
-        try:
-            await self._connection()
-        except AuthenticationError:
-            logger.info("the saved token was refused; logging in over an anonymous connection")
-            self._token = None
-            await self._connection()
-
-    def _idle_too_long(self) -> bool:
-        # The blocking face runs its loop only during calls, so between calls nothing
-        # answers the server's pings: after a long pause, check before trusting it.
-        interval = self._options.ping_interval
-        return interval is not None and time.monotonic() - self._last_used > interval
-
-    async def _answers_ping(self) -> bool:
-        from websockets.exceptions import ConnectionClosed
-
-        try:
-            pong = await self._ws.ping()
-            await asyncio.wait_for(pong, min(self._options.ping_timeout or 10.0, 10.0))
-        except (ConnectionClosed, asyncio.TimeoutError, OSError):
-            return False
-        self._last_used = time.monotonic()
-        return True
-
-    async def _disconnect(self) -> None:
-        ws, self._ws = self._ws, None
-        reader, self._reader = self._reader, None
-        if reader is not None:
-            reader.cancel()
-        if ws is None:
-            return
-        try:
-            await ws.close()
-        except Exception as exc:  # noqa: BLE001 - closing is best effort, but not silent
-            logger.debug("error while closing the connection to %s: %s", self._shown_url, exc)
-
-    # Outcomes -----------------------------------------------------------------------
-
-    def _finished(self, trace: CommandTrace, final: Finished) -> Any:
-        result = final.result
-        if (
-            trace.record.cmd == WORLDSTATE_MODULE
-            and isinstance(result, dict)
-            and result.get("entities") == {}
-        ):
-            raise EmptyWorldError(result)
-        trace.succeeded(result)
-        return result
+        self._channel.touch()
 
     def _failure(
         self, event: Event, trace: CommandTrace, *, secrets: list[str] | None = None
     ) -> ProceduraError:
-        cmd = trace.record.cmd
-        msg_id = trace.record.msg_id or "?"
-        if isinstance(event, Failed):
-            frame = _login.scrub(event.frame, secrets) if secrets else event.frame
-            code = event.code
-            if code in AUTH_CODES or (cmd == _login.LOGIN_MODULE and code is None):
-                message = str(frame.get("message") or "no reason given")
-                if cmd == _login.LOGIN_MODULE:
-                    hint = "Check the email and password."
-                else:
-                    hint = "Log in (login_password) to get a valid session token."
-                return AuthenticationError(
-                    f"{self._shown_url} refused '{cmd}' ({code or 'AUTH_FAILED'}): {message}. {hint}",
-                    code=code or "AUTH_FAILED",
-                    frame=frame,
-                )
-            return ServerError(frame, cmd=cmd)
-        if isinstance(event, TimedOut):
-            if event.phase == "ack":
-                return AckTimeoutError(cmd=cmd, msg_id=msg_id, timeout=trace.ack_timeout)
-            return FinalTimeoutError(
-                cmd=cmd, msg_id=msg_id, timeout=trace.final_timeout, job_id=trace.record.job_id
-            )
-        if isinstance(event, Disconnected):
-            closed = trace.closed_by
-            too_big = closed_error(closed, max_size=self._options.max_size) if closed else None
-            if too_big is not None:
-                return too_big
-            job = trace.record.job_id
-            if trace.record.status in ("ack", "running"):
-                what = f"after the server accepted '{cmd}'" + (f" (job {job})" if job else "")
-                hint = "The job may still have run on the server; check before retrying."
-            else:
-                what = f"before the server acknowledged '{cmd}'"
-                hint = "Try again."
-            return ConnectionLostError(
-                f"Lost the connection to {self._shown_url} {what}: {event.reason}. {hint}",
-                job_id=job,
-            )
-        if isinstance(event, Violation):
-            return ProtocolViolationError(
-                f"{self._shown_url} broke the protocol while answering '{cmd}': {event.reason}. "
-                "Check that the URL points at a Procedura server.",
-                frame=event.frame if not isinstance(event.frame, bytes) else None,
-            )
-        raise AssertionError(f"not a failure: {event!r}")  # pragma: no cover
+        return outcomes.failure(
+            event, trace, url=self._shown_url, max_size=self._options.max_size, secrets=secrets
+        )
 
     # Side channels ----------------------------------------------------------------
 

@@ -12,7 +12,6 @@ import os
 import re
 import socket
 import ssl
-import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -195,80 +194,6 @@ async def open_websocket(
         raise failed(
             f"{exc.strerror or exc}", "network", "Check the address and your network."
         ) from None
-
-
-class MessageReader:
-    """Reads one connection's messages in a single background task and hands them out with deadlines.
-
-    Waiting with a deadline costs a timer rather than a task per message (as
-    ``asyncio.wait_for`` would on Python < 3.12), and an outside cancellation of
-    the waiter is never mistaken for a timeout. Messages that arrive while
-    nobody waits are kept, in order, for the next wait (at most ``backlog``).
-    """
-
-    TIMEOUT = object()
-
-    def __init__(self, ws: Any, backlog: int = 1000) -> None:
-        from collections import deque
-
-        self._ws = ws
-        self._loop = asyncio.get_running_loop()
-        self._pending: deque[str | bytes] = deque(maxlen=backlog)
-        self._waiter: asyncio.Future[Any] | None = None
-        self.closed: BaseException | None = None
-        self._task = self._loop.create_task(self._read())
-
-    async def _read(self) -> None:
-        from websockets.exceptions import ConnectionClosed
-
-        try:
-            while True:
-                message = await self._ws.recv()
-                waiter = self._waiter
-                if waiter is not None and not waiter.done():
-                    waiter.set_result(message)
-                else:
-                    if len(self._pending) == self._pending.maxlen:
-                        logger.debug("dropping the oldest unclaimed message")
-                    self._pending.append(message)
-        except ConnectionClosed as exc:
-            self.closed = exc
-        except Exception as exc:  # noqa: BLE001 - handed to the waiter, not lost in a task
-            logger.debug("the message reader stopped: %r", exc)
-            self.closed = exc
-        finally:
-            waiter = self._waiter
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
-
-    async def next(self, deadline: float) -> Any:
-        """The next message, :attr:`TIMEOUT` once ``time.monotonic()`` passes ``deadline``,
-        or the ``ConnectionClosed`` exception raised when the connection is gone."""
-        if self._pending:
-            return self._pending.popleft()
-        if self.closed is not None or self._task.done():
-            raise self.closed or ConnectionError("the connection's reader stopped")
-        waiter = self._waiter = self._loop.create_future()
-        delay = deadline - time.monotonic()
-        timer = self._loop.call_later(max(delay, 0.0), _expire, waiter)
-        try:
-            message = await waiter
-        finally:
-            timer.cancel()
-            self._waiter = None
-        if message is None:
-            if self._pending:
-                return self._pending.popleft()
-            raise self.closed or ConnectionError("the connection's reader stopped")
-        return message
-
-    def cancel(self) -> None:
-        self._task.cancel()
-
-
-def _expire(waiter: asyncio.Future[Any]) -> None:
-    if not waiter.done():
-        waiter.set_result(MessageReader.TIMEOUT)
 
 
 def closed_error(exc: BaseException, *, max_size: int) -> ProtocolViolationError | None:
