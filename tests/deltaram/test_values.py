@@ -74,3 +74,11 @@ def test_same_is_exact():
     assert not same(0.0, -0.0)
     assert not same([1], [True])
     assert not same({"a": None}, {})
+
+
+def test_absurd_nesting_is_a_type_error():
+    deep: list = []
+    for _ in range(100_000):
+        deep = [deep]
+    with pytest.raises(TypeError, match="'k'.*nested too deeply"):
+        checked_copy("k", deep)

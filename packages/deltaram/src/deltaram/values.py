@@ -50,7 +50,12 @@ def checked_copy(key: str, value: Any) -> Any:
 
     Validation and copying are one pass so that ``set()`` costs one walk of the value.
     """
-    return _copy(key, value, [], set())
+    try:
+        return _copy(key, value, [], set())
+    except RecursionError:
+        raise TypeError(
+            f"value at key {key!r} is nested too deeply to store (Python's recursion limit)"
+        ) from None
 
 
 def _copy(key: str, value: Any, where: list[Any], seen: set[int]) -> Any:
