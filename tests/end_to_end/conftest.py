@@ -101,10 +101,14 @@ class Workspace:
             cwd=self.root,
         )
 
-    def start(self, *args: str, url: str | None = None) -> subprocess.Popen[str]:
+    def start_argv(self) -> list[str]:
+        """``procedura --url URL``, to start with your own pipes."""
+        return [*PROCEDURA, "--url", self.url]
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
         """``procedura`` without waiting (for concurrency tests)."""
         return subprocess.Popen(
-            [*PROCEDURA, "--url", url or self.url, *args],
+            [*self.start_argv(), *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

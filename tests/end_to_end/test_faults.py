@@ -13,10 +13,10 @@ FAULTS = [
     ("ack-delay=5", ["run", "echo", "--ack-timeout", "1"], 4, "no acknowledgement", "ACK_TIMEOUT"),
     ("no-ack", ["run", "echo", "--ack-timeout", "1"], 4, "no acknowledgement", "ACK_TIMEOUT"),
     ("final-delay=5", ["run", "echo", "--final-timeout", "1"], 4, "--final-timeout", "FINAL_TIMEOUT"),
-    ("drop-after-ack", ["run", "echo"], 5, "lost the connection", "CONNECTION_LOST"),
+    ("drop-after-ack", ["run", "echo"], 5, "Lost the connection", "CONNECTION_LOST"),
     ("empty-world", ["run", "worldstate_snapshot"], 7, "EMPTY_WORLD", "EMPTY_WORLD"),
-    ("malformed-frame", ["run", "echo"], 8, "not the Procedura protocol", None),
-    ("oversized-frame=20000000", ["run", "echo"], 8, "not the Procedura protocol", None),
+    ("malformed-frame", ["run", "echo"], 8, "broke the protocol", "PROTOCOL_VIOLATION"),
+    ("oversized-frame=9000000", ["run", "echo"], 8, "--max-size", "MESSAGE_TOO_BIG"),
     ("error-without-ack", ["run", "echo"], 3, "failed on the server", None),
 ]  # fmt: skip
 
@@ -48,6 +48,18 @@ def test_faults_the_client_must_survive(workspace, devserver, fault):
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"args": ["ok"]}
     assert workspace.errors_json() == []
+
+
+def test_max_size_sets_the_largest_answer_accepted(workspace, devserver):
+    # Small sizes on purpose: a big answer is also redacted and recorded, which costs time.
+    devserver("oversized-frame=60000")
+    workspace.login()
+    done = workspace.procedura("--max-size", "50000", "run", "echo", "big")
+    assert done.returncode == 8
+    assert "larger than --max-size (50000 bytes)" in done.stderr
+    done = workspace.procedura("--max-size", "70000", "run", "echo", "big")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["args"] == ["big"]
 
 
 def test_empty_world_still_prints_the_snapshot(workspace, devserver):
@@ -126,6 +138,7 @@ def test_debug_shows_the_traceback(workspace, devserver):
     done = workspace.procedura("--debug", "run", "echo")
     assert done.returncode == 3
     assert "Traceback" in done.stderr
+    assert workspace.token_file.read_text().strip() not in done.stderr  # no handshake dump
     assert done.stderr.rstrip().splitlines()[-1].startswith("Error: ")
 
 

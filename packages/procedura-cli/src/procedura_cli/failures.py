@@ -92,12 +92,18 @@ def describe(exc: BaseException, request: Request) -> CommandFailed:
             ExitCode.EMPTY_WORLD,
         )
     if isinstance(exc, errors.AuthenticationError):
+        frame = getattr(exc, "frame", None)
+        if isinstance(frame, dict) and frame.get("message"):
+            why = str(frame["message"])
+        else:
+            why = "the session token was refused (missing, invalid or expired)"
         if module == "login_password":
             hint = "Check the email and password (CREDENTIAL is EMAIL:PASSWORD or b64:...)"
         else:
             hint = "Run `procedura login` to start a new session"
+        code = getattr(exc, "code", None) or "AUTH_FAILED"
         return CommandFailed(
-            f"authentication failed at {url}: {_sentence(exc)}. {hint}.", ExitCode.AUTH
+            f"authentication failed at {url} [{code}]: {_sentence(why)}. {hint}.", ExitCode.AUTH
         )
     if isinstance(exc, errors.ServerError):
         message = getattr(exc, "message", None) or str(exc)
@@ -117,10 +123,11 @@ def describe(exc: BaseException, request: Request) -> CommandFailed:
             ExitCode.TIMEOUT,
         )
     if isinstance(exc, errors.FinalTimeoutError):
+        job = getattr(exc, "job_id", None)
         return CommandFailed(
-            f"{module} was acknowledged but sent no result within "
-            f"{_seconds(request.final_timeout)}. For long jobs raise --final-timeout "
-            "(or use `procedura stream`).",
+            f"{module} was acknowledged{f' (job {job})' if job else ''} but sent no result within "
+            f"{_seconds(request.final_timeout)}; it may still be running on the server. "
+            "For long jobs raise --final-timeout, or follow them with `procedura stream`.",
             ExitCode.TIMEOUT,
         )
     if isinstance(exc, errors.RequestTimeoutError):
@@ -129,22 +136,28 @@ def describe(exc: BaseException, request: Request) -> CommandFailed:
             ExitCode.TIMEOUT,
         )
     if isinstance(exc, errors.ConnectionLostError):
-        return CommandFailed(
-            f"lost the connection to {url} while {module} was running: {_sentence(exc)}. "
-            "Try again; the job may still have run on the server.",
-            ExitCode.CONNECTION,
-        )
+        # The SDK's sentence says when it happened and whether the job may have run.
+        return CommandFailed(_sentence(exc) + ".", ExitCode.CONNECTION)
     if isinstance(exc, errors.ConnectionFailedError):
-        reason = getattr(exc, "reason", None) or str(exc)
         return CommandFailed(
-            f"could not connect to {url}: {_sentence(reason)}. {_connection_hint(str(reason))}.",
+            f"could not connect to {url}: {_connect_why(exc, url)}. "
+            f"{_CONNECT_HINTS.get(getattr(exc, 'reason', ''), _CONNECT_HINTS['network'])}.",
             ExitCode.CONNECTION,
         )
     if isinstance(exc, errors.ProtocolViolationError):
+        if getattr(exc, "code", None) == "MESSAGE_TOO_BIG":
+            import re
+
+            size = re.search(r"\((\d+) bytes\)", str(exc))
+            limit = f" ({size.group(1)} bytes)" if size else ""
+            return CommandFailed(
+                f"{url} answered {module} with a message larger than --max-size{limit}; "
+                "the connection was closed. If answers this big are expected, raise --max-size.",
+                ExitCode.PROTOCOL,
+            )
         return CommandFailed(
-            f"{url} answered {module} with something that is not the Procedura protocol: "
-            f"{_sentence(exc)}. Check that --url points at a Procedura server; "
-            "--debug shows details.",
+            _sentence(str(exc).replace("Check that the URL points", "Check that --url points"))
+            + "; --debug shows details.",
             ExitCode.PROTOCOL,
         )
     return CommandFailed(
@@ -152,18 +165,28 @@ def describe(exc: BaseException, request: Request) -> CommandFailed:
     )
 
 
-def _connection_hint(reason: str) -> str:
-    lowered = reason.lower()
-    if any(word in lowered for word in ("certificate", "ssl", "tls", "handshake")):
-        return (
-            "Check the server's certificate: pass its CA bundle with --ca-file "
-            "(or PROCEDURA_CA_FILE)"
-        )
-    if any(
-        word in lowered for word in ("name or service", "nodename", "resolve", "dns", "getaddrinfo")
-    ):
-        return "Check the host name in --url (or PROCEDURA_URL)"
-    return "Check --url (or PROCEDURA_URL) and that the server is running"
+_CONNECT_HINTS = {
+    "refused": "Check --url (or PROCEDURA_URL) and that the server is running",
+    "dns": "Check the host name in --url (or PROCEDURA_URL)",
+    "tls": "If the server uses a private CA, pass its bundle with --ca-file (or PROCEDURA_CA_FILE)",
+    "handshake": "Check that --url points at a Procedura server, and ws:// versus wss://",
+    "timeout": "Check the address in --url and your network",
+    "network": "Check the address in --url and your network",
+}
+
+
+def _connect_why(exc: BaseException, url: str) -> str:
+    """The reason inside the SDK's "Could not connect to URL: <why>. <hint>" message."""
+    text = " ".join(str(exc).split())
+    head = f"Could not connect to {getattr(exc, 'url', url)}: "
+    if text.startswith(head):
+        text = text[len(head) :]
+    for hint_start in (". Check ", ". If the server ", ". Pass "):
+        cut = text.rfind(hint_start)
+        if cut > 0:
+            text = text[:cut]
+            break
+    return _sentence(text)
 
 
 @contextlib.contextmanager

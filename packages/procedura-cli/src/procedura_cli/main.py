@@ -60,7 +60,10 @@ class ProceduraGroup(click.Group):
         try:
             return super().invoke(ctx)
         except (KeyboardInterrupt, click.Abort):
-            click.echo("\nInterrupted.", err=True)
+            after = ""
+            if ctx.invoked_subcommand in ("run", "stream"):
+                after = ": stopped waiting; the job may still finish on the server"
+            click.echo(f"\nInterrupted{after}.", err=True)
             raise click.exceptions.Exit(ExitCode.INTERRUPTED) from None
         except CommandFailed as failure:
             _show_traceback(ctx, failure)
@@ -110,12 +113,31 @@ def _show_traceback(ctx: click.Context, exc: BaseException) -> None:
 
 def _enable_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
     if value:
-        import logging
-
-        logging.basicConfig(
-            level=logging.DEBUG, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
-        )
+        _log_to_stderr()
     return value
+
+
+def _log_to_stderr() -> None:
+    """--debug: the SDK's and the CLI's own log on standard error, through the SDK's redactor.
+
+    websockets' frame-level log is left out on purpose: it prints the handshake,
+    and the handshake carries the session token.
+    """
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    try:
+        from procedura_sdk.observability.logs import RedactingFilter
+        from procedura_sdk.observability.redaction import default_redactor
+    except ImportError:  # an SDK without it still gets a log, as the file logs would show it
+        pass
+    else:
+        handler.addFilter(RedactingFilter(default_redactor))
+    for name in ("procedura_sdk", "procedura_cli"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.DEBUG)
+        logger.addHandler(handler)
 
 
 @click.group(cls=ProceduraGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -149,6 +171,13 @@ def _enable_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> b
     "Env: PROCEDURA_DATA_ROOT.",
 )
 @click.option(
+    "--max-size",
+    envvar="PROCEDURA_MAX_SIZE",
+    type=click.IntRange(min=1024),
+    metavar="BYTES",
+    help="Largest message accepted from the server (default 8 MiB). Env: PROCEDURA_MAX_SIZE.",
+)
+@click.option(
     "--debug",
     is_flag=True,
     callback=_enable_debug,
@@ -165,6 +194,7 @@ def cli(
     token: str | None,
     ca_file: str | None,
     data_root: str | None,
+    max_size: int | None,
     debug: bool,
 ) -> None:
     """Talk to a Procedura world engine: log in, run modules, inspect what was recorded.
@@ -185,4 +215,11 @@ def cli(
     """
     from .settings import Settings
 
-    ctx.obj = Settings(url=url, token=token, ca_file=ca_file, data_root=data_root, debug=debug)
+    ctx.obj = Settings(
+        url=url,
+        token=token,
+        ca_file=ca_file,
+        data_root=data_root,
+        debug=debug,
+        max_size=max_size,
+    )

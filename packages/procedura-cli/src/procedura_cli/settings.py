@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -18,7 +17,7 @@ if TYPE_CHECKING:
 
 
 class Settings:
-    """``procedura [--url] [--token] [--ca-file] [--data-root] [--debug]``, as parsed."""
+    """``procedura [--url] [--token] [--ca-file] [--data-root] [--max-size] [--debug]``, as parsed."""
 
     def __init__(
         self,
@@ -27,12 +26,14 @@ class Settings:
         ca_file: str | None = None,
         data_root: str | None = None,
         debug: bool = False,
+        max_size: int | None = None,
     ) -> None:
         self.url = url
         self.token = token
         self.ca_file = ca_file
         self.data_root = data_root
         self.debug = debug
+        self.max_size = max_size
 
     @property
     def paths(self) -> DataPaths:
@@ -78,6 +79,9 @@ class Settings:
         recorder) when the block ends. ``token=""`` connects without one (for login)."""
         from procedura_sdk import RemoteAgent
 
+        options: dict[str, Any] = {}
+        if self.max_size is not None:
+            options["max_size"] = self.max_size
         with self.recorder() as recorder:
             try:
                 agent = RemoteAgent(
@@ -86,6 +90,7 @@ class Settings:
                     ca_file=self.ca_file,
                     recorder=recorder,
                     on_phase=on_phase,
+                    **options,
                 )
             except ValueError as exc:  # the URL: not ws:// or wss://, or no host
                 raise click.BadParameter(str(exc), param_hint="'--url'") from None
@@ -130,7 +135,12 @@ def _cli_version() -> str:
 def _environment() -> dict[str, Any]:
     import platform
 
-    return {"python": platform.python_version(), "platform": platform.system(), "pid": os.getpid()}
+    # The same keys as the SDK's own records.
+    return {
+        "python": platform.python_version(),
+        "platform": platform.system() or "unknown",
+        "implementation": platform.python_implementation(),
+    }
 
 
 # The group always makes the Settings (procedura_cli.main.cli).

@@ -89,6 +89,7 @@ def read_events(paths: Any, *, last: int | None, cmd: str | None) -> list[dict[s
 
     Missing or damaged chains become a :class:`CommandFailed` with the reason.
     """
+    from bitstream import BitStreamError
     from procedura_sdk.observability.event_log import EventLog, EventLogError
 
     log = EventLog(paths)
@@ -98,6 +99,12 @@ def read_events(paths: Any, *, last: int | None, cmd: str | None) -> list[dict[s
         return [event for event in log if cmd is None or event.get("cmd") == cmd]
     except EventLogError as exc:
         raise CommandFailed(str(exc).rstrip(".") + ".", ExitCode.FAILURE) from exc
+    except (BitStreamError, ValueError) as exc:  # ValueError: a record that is not JSON
+        raise CommandFailed(
+            f"The event chain at {paths.events_chain} is damaged: {str(exc).rstrip('.')}. "
+            "Keep a copy of it; `procedura events --last N` may still read the newest events.",
+            ExitCode.FAILURE,
+        ) from exc
 
 
 def format_csv(found: list[dict[str, Any]]) -> str:
