@@ -9,10 +9,13 @@ that died. See FORMAT.md for the bytes and README.md for the guarantees.
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import os
 import threading
 import zlib
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
 DURABILITY_MODES = ("fsync", "flush", "none")
 _PREALLOC_STEP = 1 << 20
 _NONE_MODE_BUFFER = 1 << 20
+_PIPELINE_CHUNK = 8192  # records per compression job in large batches
 _ZEROS = bytes(_PREALLOC_STEP)
 
 
@@ -288,7 +292,7 @@ class BitStream:
                     tip.sealed = ctype == fmt.CONTROL_SEAL
                 else:
                     if tip.count % self.stride == 0:
-                        self._remember(tip)
+                        self._remember(tip.count, tip.end, tip.segment, tip.crc, tip.ndicts, tip.digest)
                     tip.count += 1
                 tip.digest = fmt.chain_digest(tip.digest, entry)
                 if kind != fmt.KIND_CONTROL:
@@ -296,12 +300,13 @@ class BitStream:
                 tip.crc = crc
                 tip.end += len(entry)
 
-    def _remember(self, tip: _Tip) -> None:
-        i = tip.count // self.stride
+    def _remember(
+        self, seq: int, offset: int, segment: int, seed: int, ndicts: int, digest: bytes
+    ) -> None:
+        """Keep the index entry of record ``seq`` (a multiple of the stride) until written."""
+        i = seq // self.stride
         if i >= self._index_len:
-            self._mem_index[i] = fmt.IndexEntry(
-                tip.count, tip.end, tip.segment, tip.crc, tip.ndicts, tip.digest
-            )
+            self._mem_index[i] = fmt.IndexEntry(seq, offset, segment, seed, ndicts, digest)
 
     def _refresh(self) -> None:
         self._check_open()
@@ -449,7 +454,7 @@ class BitStream:
 
     def append_many(self, records: Iterable[bytes]) -> range:
         """Append records in one write and one sync (more only when a segment fills up)."""
-        batch = [_as_bytes(r) for r in records]
+        batch = [r if type(r) is bytes else _as_bytes(r) for r in records]
         with self._write_lock():
             if not batch:
                 return range(self._tip.count, self._tip.count)
@@ -544,15 +549,27 @@ class BitStream:
             raise ValueError(f"chain {getattr(self, 'path', '?')} is closed")
 
     def _encode(self, batch: list[bytes]) -> None:
+        """Compress and chain ``batch``, training dictionaries where the schedule says."""
         pos = 0
         while pos < len(batch):
             if self._training_due():
-                self._train()
+                self._train(fresh=batch[:pos])
             nxt = next((t for t in self.train_at if t > self._tip.count), None)
             take = len(batch) - pos if nxt is None else min(len(batch) - pos, nxt - self._tip.count)
             ndicts = self._tip.ndicts
-            bodies = self.codec.encode_many(batch[pos : pos + take], ndicts - 1 if ndicts else None)
-            self._add(bodies)
+            part = batch[pos : pos + take]
+            encode = functools.partial(self.codec.encode_many, ordinal=ndicts - 1 if ndicts else None)
+            if len(part) < 2 * _PIPELINE_CHUNK:
+                self._add(encode(part))
+            else:  # compress the next chunk on another core while this one is chained
+                chunks = [part[i : i + _PIPELINE_CHUNK] for i in range(0, len(part), _PIPELINE_CHUNK)]
+                with ThreadPoolExecutor(1) as pool:
+                    ahead = pool.submit(encode, chunks[0])
+                    for i in range(len(chunks)):
+                        bodies = ahead.result()
+                        if i + 1 < len(chunks):
+                            ahead = pool.submit(encode, chunks[i + 1])
+                        self._add(bodies)
             pos += take
 
     def _add(self, bodies: list[bytes]) -> None:
@@ -561,31 +578,41 @@ class BitStream:
         tip = self._tip
         if tip.sealed:
             self._start_segment()
-        total = sum(len(b) + 4 for b in bodies) + 16
+        total = sum(map(len, bodies)) + 4 * len(bodies) + 16
         if tip.end + total > self.segment_bytes and tip.end > fmt.HEADER_SIZE:
             self._rotate()
+        if tip.end + total <= self.segment_bytes:
+            self._chain(bodies)
+            return
         for body in bodies:
             if tip.end + len(body) + 20 > self.segment_bytes and tip.end > fmt.HEADER_SIZE:
                 self._rotate()
-            self._push(body)
+            self._chain([body])
 
-    def _push(self, body: bytes) -> None:
+    def _chain(self, bodies: list[bytes]) -> None:
+        """The hot loop: CRC-chain, hash-chain and buffer each entry (see FORMAT.md)."""
         tip = self._tip
-        entry, crc = fmt.seal_entry(body, tip.crc)
-        if body[0] & 3 != fmt.KIND_CONTROL:
-            if tip.count % self.stride == 0:
-                self._remember(tip)
-            tip.count += 1
-            tip.digest = tip.head_digest = fmt.chain_digest(tip.digest, entry)
-        else:
-            tip.digest = fmt.chain_digest(tip.digest, entry)
-        tip.crc = crc
-        tip.end += len(entry)
-        self._pending.append(entry)
-        self._pending_bytes += len(entry)
+        crc32, blake2b, control, stride = zlib.crc32, hashlib.blake2b, fmt.KIND_CONTROL, self.stride
+        crc, digest, head, count, end = tip.crc, tip.digest, tip.head_digest, tip.count, tip.end
+        pending = self._pending
+        for body in bodies:
+            seed = crc
+            crc = crc32(body, seed)
+            entry = body + crc.to_bytes(4, "little")
+            if body[0] & 3 != control:
+                if count % stride == 0:
+                    self._remember(count, end, tip.segment, seed, tip.ndicts, digest)
+                count += 1
+                digest = head = blake2b(digest + entry, digest_size=32).digest()
+            else:
+                digest = blake2b(digest + entry, digest_size=32).digest()
+            end += len(entry)
+            pending.append(entry)
+        self._pending_bytes += end - tip.end
+        tip.crc, tip.digest, tip.head_digest, tip.count, tip.end = crc, digest, head, count, end
 
     def _rotate(self) -> None:
-        self._push(fmt.seal_body())
+        self._chain([fmt.seal_body()])
         self._tip.sealed = True
         self._flush_pending(sync=True)  # the seal must be durable before the next segment exists
         self._start_segment()
@@ -684,11 +711,12 @@ class BitStream:
         due = sum(1 for t in self.train_at if self._tip.count >= t)
         return self._tip.ndicts < due and (self._tip.ndicts, due) not in self._train_failed
 
-    def _train(self, force: bool = False) -> bool:
+    def _train(self, force: bool = False, fresh: list[bytes] = ()) -> bool:
         """Train a dictionary on the latest records and declare it; False if none helps."""
         tip = self._tip
         key = (tip.ndicts, sum(1 for t in self.train_at if tip.count >= t))
-        samples = self._recent(self.train_records)
+        n = self.train_records
+        samples = fresh[-n:] if len(fresh) >= n else [*self._recent(n - len(fresh), len(fresh)), *fresh]
         total = sum(map(len, samples))
         while total > 8 << 20 and len(samples) > 16:
             total -= len(samples.pop(0))
@@ -707,15 +735,18 @@ class BitStream:
         tip.ndicts += 1
         return True
 
-    def _recent(self, n: int) -> list[bytes]:
-        """The last ``n`` records, including those still in the write buffer."""
-        tip, written = self._tip, self._written.count
-        out = list(self._records(max(0, tip.count - n), written, chunk=1 << 20))
+    def _recent(self, n: int, skip: int) -> list[bytes]:
+        """The ``n`` records before the last ``skip``, including those still in the buffer."""
+        stop = self._tip.count - skip
+        start, written = max(0, stop - n), self._written.count
+        out = list(self._records(start, min(stop, written), chunk=1 << 20)) if start < written else []
         seq = written
         for entry in self._pending:
+            if seq >= stop:
+                break
             kind, hlen, _ = fmt.parse_header(entry, 0)
             if kind != fmt.KIND_CONTROL:
-                if seq >= tip.count - n:
+                if seq >= start:
                     out.append(self.codec.decode(kind, entry[hlen:-4], seq))
                 seq += 1
         return out
