@@ -9,82 +9,28 @@ that died. See FORMAT.md for the bytes and README.md for the guarantees.
 from __future__ import annotations
 
 import contextlib
-import functools
-import hashlib
 import os
 import threading
 import zlib
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from . import format as fmt
 from . import storage
-from .codec import Codec, train
-from .errors import (
-    CorruptBlockError,
-    NotAChainError,
-    ReadOnlyChainError,
-)
+from .codec import Codec
+from .errors import CorruptBlockError, NotAChainError
 from .lock import FileLock
+from .state import Head, Stop, Tip
+from .writer import ChainWriter
 
 if TYPE_CHECKING:
     from .verify import VerifyReport
 
 DURABILITY_MODES = ("fsync", "flush", "none")
-_PREALLOC_STEP = 1 << 20
-_NONE_MODE_BUFFER = 1 << 20
-_PIPELINE_CHUNK = 8192  # records per compression job in large batches
-_ZEROS = bytes(_PREALLOC_STEP)
 
 
-@dataclass(frozen=True)
-class Head:
-    """The chain's checkpoint: the last record's sequence number and the chain digest after it.
-
-    Keep one somewhere safe; ``verify(trusted_head=...)`` later proves nothing up to it changed.
-    """
-
-    seq: int
-    digest: str
-
-    def __str__(self) -> str:
-        return f"{self.seq}:{self.digest}"
-
-    @classmethod
-    def parse(cls, text: str) -> Head:
-        """The inverse of ``str(head)``: ``"SEQ:HEXDIGEST"``."""
-        seq, _, digest = text.partition(":")
-        return cls(int(seq), digest.strip().lower())
-
-
-@dataclass
-class _Tip:
-    """The chain state just after the last entry this object knows of."""
-
-    count: int  # records
-    segment: int
-    end: int  # offset where the next entry goes
-    crc: int  # stored CRC of the last entry (the next entry's seed)
-    digest: bytes  # chain digest after the last entry
-    head_digest: bytes  # chain digest after the last record
-    ndicts: int
-    sealed: bool  # the last entry is a seal: the chain continues in segment + 1
-
-
-@dataclass(frozen=True)
-class _Stop:
-    """Where a walk met bytes that are not a valid next entry."""
-
-    segment: int
-    offset: int
-    reason: str
-    claimed_end: int | None = None
-    header: bool = False  # the problem is a segment header, never a torn write
-
-
-class BitStream:
+class BitStream(ChainWriter):
     """A hash-chained, zstd-compressed, append-only record chain in the directory ``path``.
 
     ``durability``: ``"fsync"`` (an append that returned survives power loss), ``"flush"``
@@ -145,7 +91,7 @@ class BitStream:
         self._pending_bytes = 0
         self._holding = False  # "none" mode: an extra lock hold while records are buffered
         self._train_failed: set[tuple[int, int]] = set()
-        self._damage: _Stop | None = None
+        self._damage: Stop | None = None
         self._end_checked = False
         self._closed = False
         try:
@@ -193,14 +139,14 @@ class BitStream:
         except PermissionError as exc:
             raise storage.permission_error(path, exc) from exc
 
-    def _initial_tip(self) -> _Tip:
+    def _initial_tip(self) -> Tip:
         """Start from the last index entry that checks out (the index is only a hint)."""
         n = os.fstat(self._index_fd).st_size // fmt.INDEX_ENTRY_SIZE if self._index_fd else 0
         for i in range(n - 1, -1, -1):
             e = self._index_file_entry(i)
             if e is not None and self._index_entry_ok(e):
                 self._index_len = i + 1
-                return _Tip(e.seq, e.segment, e.offset, e.seed, e.digest, e.digest, e.ndicts, False)
+                return Tip(e.seq, e.segment, e.offset, e.seed, e.digest, e.digest, e.ndicts, False)
         self._index_len = 0
         fd = self._segs.fd(0)
         if fd is None:
@@ -211,7 +157,7 @@ class BitStream:
             raise CorruptBlockError(f"{self.path}: segment 0 header: {exc}", seq=0) from exc
         if (hdr.number, hdr.first_seq, hdr.seed, hdr.digest) != (0, 0, 0, fmt.GENESIS):
             raise CorruptBlockError(f"{self.path}: segment 0 header is inconsistent", seq=0)
-        return _Tip(0, 0, fmt.HEADER_SIZE, 0, fmt.GENESIS, fmt.GENESIS, 0, False)
+        return Tip(0, 0, fmt.HEADER_SIZE, 0, fmt.GENESIS, fmt.GENESIS, 0, False)
 
     def _index_file_entry(self, i: int) -> fmt.IndexEntry | None:
         data = os.pread(self._index_fd, fmt.INDEX_ENTRY_SIZE, i * fmt.INDEX_ENTRY_SIZE)
@@ -244,7 +190,7 @@ class BitStream:
 
     # -- walking forward ----------------------------------------------------------------------
 
-    def _walk(self, tip: _Tip) -> _Stop | None:
+    def _walk(self, tip: Tip) -> Stop | None:
         """Advance ``tip`` over every whole, valid entry after it; where it stopped, if not at
         a clean end of the data. Remembers an index entry for every stride-th record."""
         while True:
@@ -255,15 +201,15 @@ class BitStream:
                 try:
                     hdr = fmt.SegmentHeader.unpack(os.pread(fd, fmt.HEADER_SIZE, 0))
                 except fmt.EntryError as exc:
-                    return _Stop(tip.segment + 1, 0, f"segment header: {exc}", header=True)
+                    return Stop(tip.segment + 1, 0, f"segment header: {exc}", header=True)
                 if (hdr.number, hdr.first_seq, hdr.seed, hdr.digest) != (
                     tip.segment + 1, tip.count, tip.crc, tip.digest,
                 ):
-                    return _Stop(tip.segment + 1, 0, "segment header does not continue the chain", header=True)
+                    return Stop(tip.segment + 1, 0, "segment header does not continue the chain", header=True)
                 tip.segment, tip.end, tip.sealed = tip.segment + 1, fmt.HEADER_SIZE, False
             fd = self._segs.fd(tip.segment)
             if fd is None:
-                return _Stop(tip.segment, 0, "segment file missing", header=True)
+                return Stop(tip.segment, 0, "segment file missing", header=True)
             if os.pread(fd, 1, tip.end) in (b"", b"\0"):  # the common case: nothing new
                 return None
             cur = storage.Cursor(fd, tip.end)
@@ -271,7 +217,7 @@ class BitStream:
                 try:
                     got = cur.next()
                 except storage.Bad as bad:
-                    return _Stop(tip.segment, tip.end, bad.reason, bad.claimed_end)
+                    return Stop(tip.segment, tip.end, bad.reason, bad.claimed_end)
                 if got is None:
                     return None
                 kind, entry, hlen = got
@@ -279,15 +225,15 @@ class BitStream:
                 if zlib.crc32(entry[:-4], tip.crc) != crc and (
                     kind == fmt.KIND_CONTROL or not _valid_entry_at(fd, cur.offset, crc)
                 ):  # a damaged record followed by intact entries is counted (reading it raises)
-                    return _Stop(tip.segment, tip.end, "checksum mismatch", tip.end + len(entry))
+                    return Stop(tip.segment, tip.end, "checksum mismatch", tip.end + len(entry))
                 if kind == fmt.KIND_CONTROL:
                     try:
                         ctype, ordinal, _ = fmt.parse_control(entry[hlen:-4])
                     except fmt.EntryError as exc:
-                        return _Stop(tip.segment, tip.end, str(exc), tip.end + len(entry))
+                        return Stop(tip.segment, tip.end, str(exc), tip.end + len(entry))
                     if ctype == fmt.CONTROL_DICT:
                         if ordinal != tip.ndicts:
-                            return _Stop(tip.segment, tip.end, "dictionary declared out of order")
+                            return Stop(tip.segment, tip.end, "dictionary declared out of order")
                         tip.ndicts += 1
                     tip.sealed = ctype == fmt.CONTROL_SEAL
                 else:
@@ -446,342 +392,11 @@ class BitStream:
             reason=reason,
         )
 
-    # -- writing ------------------------------------------------------------------------------
-
-    def append(self, data: bytes) -> int:
-        """Append one record; its sequence number once it is as durable as ``durability`` says."""
-        return self.append_many((data,)).start
-
-    def append_many(self, records: Iterable[bytes]) -> range:
-        """Append records in one write and one sync (more only when a segment fills up)."""
-        batch = [r if type(r) is bytes else _as_bytes(r) for r in records]
-        with self._write_lock():
-            if not batch:
-                return range(self._tip.count, self._tip.count)
-            start = self._tip.count
-            try:
-                self._encode(batch)
-                if self.durability != "none" or self._pending_bytes >= _NONE_MODE_BUFFER:
-                    self._flush_pending(sync=self.durability == "fsync")
-            except BaseException:
-                self._rollback()
-                raise
-            if self.durability == "none" and self._pending and not self._holding:
-                self._flock.acquire()  # keep others out until the buffered records are written
-                self._holding = True
-            return range(start, self._tip.count)
-
-    @contextlib.contextmanager
-    def lock(self, timeout: float | None = None) -> Iterator[BitStream]:
-        """Hold the chain's append lock: no other process appends until the block ends.
-
-        On entry this object has seen every record appended before; appends inside do not
-        lock again. Use it for read-modify-write: ``with chain.lock(): chain.append(f(chain))``.
-        """
-        self._check_writable()
-        self._flock.acquire(timeout)
-        try:
-            with self._mutex:
-                if self._flock._depth == 1:
-                    self._catch_up()
-            yield self
-        finally:
-            self._flock.release()
-
-    @contextlib.contextmanager
-    def _write_lock(self) -> Iterator[None]:
-        self._check_writable()
-        self._flock.acquire()
-        try:
-            with self._mutex:
-                if self._flock._depth == 1:
-                    self._catch_up()
-                if self._damage is not None:
-                    d = self._damage
-                    raise self._corrupt(self._tip.count, f"{d.reason}; appends are refused")
-                yield
-        finally:
-            self._flock.release()
-
-    def _catch_up(self) -> None:
-        """Under the lock: see others' appends, cut a torn tail, finish an interrupted rotation."""
-        self._damage = None
-        stop = self._walk(self._tip)
-        if stop is None and not self._end_checked:
-            stop = self._check_after_end()
-        if stop is not None and not (not stop.header and self._cut_torn_tail(stop)):
-            self._damage = stop
-        self._written = replace(self._tip)
-        self._write_index()
-
-    def _check_after_end(self) -> _Stop | None:
-        """Once per object: past the end of the data there must be only zeros. Anything else
-        is a zeroed block with blocks after it (damage); never write over it."""
-        self._end_checked = True
-        t = self._tip
-        fd = self._segs.fd(t.segment)
-        if t.sealed or fd is None or not storage.read_nonzero_run(fd, t.end):
-            return None
-        return _Stop(t.segment, t.end, "zeroed bytes where a block should be, with data after them", header=True)
-
-    def _cut_torn_tail(self, stop: _Stop) -> bool:
-        if self._segs.fd(stop.segment + 1) is not None:
-            return False  # a later segment exists, so this one was complete: damage
-        fd = self._segs.fd(stop.segment)
-        size = os.fstat(fd).st_size
-        region = storage.read_nonzero_run(fd, stop.offset)
-        if not storage.looks_torn(region, stop.offset, stop.claimed_end, size):
-            return False
-        try:
-            storage.zero_backwards(fd, stop.offset, len(region))
-            os.fdatasync(fd)
-        except OSError as exc:
-            raise self._os_error(exc) from exc
-        return True
-
-    def _check_writable(self) -> None:
-        self._check_open()
-        if self.readonly:
-            raise ReadOnlyChainError(f"{self.path} was opened with readonly=True")
-
     def _check_open(self) -> None:
         if self._closed:
             raise ValueError(f"chain {getattr(self, 'path', '?')} is closed")
 
-    def _encode(self, batch: list[bytes]) -> None:
-        """Compress and chain ``batch``, training dictionaries where the schedule says."""
-        pos = 0
-        while pos < len(batch):
-            if self._training_due():
-                self._train(fresh=batch[:pos])
-            nxt = next((t for t in self.train_at if t > self._tip.count), None)
-            take = len(batch) - pos if nxt is None else min(len(batch) - pos, nxt - self._tip.count)
-            ndicts = self._tip.ndicts
-            part = batch[pos : pos + take]
-            encode = functools.partial(self.codec.encode_many, ordinal=ndicts - 1 if ndicts else None)
-            if len(part) < 2 * _PIPELINE_CHUNK:
-                self._add(encode(part))
-            else:  # compress the next chunk on another core while this one is chained
-                chunks = [part[i : i + _PIPELINE_CHUNK] for i in range(0, len(part), _PIPELINE_CHUNK)]
-                with ThreadPoolExecutor(1) as pool:
-                    ahead = pool.submit(encode, chunks[0])
-                    for i in range(len(chunks)):
-                        bodies = ahead.result()
-                        if i + 1 < len(chunks):
-                            ahead = pool.submit(encode, chunks[i + 1])
-                        self._add(bodies)
-            pos += take
-
-    def _add(self, bodies: list[bytes]) -> None:
-        """Chain entry bodies onto the tip, into the write buffer, rotating segments as they
-        fill. A batch that fits a fresh segment is not split: it moves there whole."""
-        tip = self._tip
-        if tip.sealed:
-            self._start_segment()
-        total = sum(map(len, bodies)) + 4 * len(bodies) + 16
-        if tip.end + total > self.segment_bytes and tip.end > fmt.HEADER_SIZE:
-            self._rotate()
-        if tip.end + total <= self.segment_bytes:
-            self._chain(bodies)
-            return
-        for body in bodies:
-            if tip.end + len(body) + 20 > self.segment_bytes and tip.end > fmt.HEADER_SIZE:
-                self._rotate()
-            self._chain([body])
-
-    def _chain(self, bodies: list[bytes]) -> None:
-        """The hot loop: CRC-chain, hash-chain and buffer each entry (see FORMAT.md)."""
-        tip = self._tip
-        crc32, blake2b, control, stride = zlib.crc32, hashlib.blake2b, fmt.KIND_CONTROL, self.stride
-        crc, digest, head, count, end = tip.crc, tip.digest, tip.head_digest, tip.count, tip.end
-        pending = self._pending
-        for body in bodies:
-            seed = crc
-            crc = crc32(body, seed)
-            entry = body + crc.to_bytes(4, "little")
-            if body[0] & 3 != control:
-                if count % stride == 0:
-                    self._remember(count, end, tip.segment, seed, tip.ndicts, digest)
-                count += 1
-                digest = head = blake2b(digest + entry, digest_size=32).digest()
-            else:
-                digest = blake2b(digest + entry, digest_size=32).digest()
-            end += len(entry)
-            pending.append(entry)
-        self._pending_bytes += end - tip.end
-        tip.crc, tip.digest, tip.head_digest, tip.count, tip.end = crc, digest, head, count, end
-
-    def _rotate(self) -> None:
-        self._chain([fmt.seal_body()])
-        self._tip.sealed = True
-        self._flush_pending(sync=True)  # the seal must be durable before the next segment exists
-        self._start_segment()
-
-    def _start_segment(self) -> None:
-        t = self._tip
-        header = fmt.SegmentHeader(t.segment + 1, t.count, t.crc, t.digest).pack()
-        storage.write_atomically(self.path, fmt.segment_name(t.segment + 1), header)
-        t.segment, t.end, t.sealed = t.segment + 1, fmt.HEADER_SIZE, False
-        self._written = replace(t)
-        self._alloc = fmt.HEADER_SIZE
-
-    def _flush_pending(self, sync: bool) -> None:
-        """Hand buffered entries to the OS (and fdatasync them); then update the index."""
-        w = self._written
-        fd = self._segs.fd(w.segment)
-        if self._pending:
-            data = b"".join(self._pending)
-            try:
-                self._preallocate(fd, w.end + len(data))
-                storage.pwrite_all(fd, data, w.end)
-                if sync:
-                    os.fdatasync(fd)
-            except OSError as exc:
-                self._cut_back(fd, w.end, len(data))
-                raise self._os_error(exc) from exc
-            self._pending.clear()
-            self._pending_bytes = 0
-            self._written = replace(self._tip)
-        elif sync:
-            os.fdatasync(fd)
-        self._write_index()
-
-    def _preallocate(self, fd: int, end: int) -> None:
-        """Zero-fill ahead of the data, so that fdatasync has no file size to persist and a torn
-        write is followed by zeros (see FORMAT.md)."""
-        if end <= self._alloc:
-            return
-        self._alloc = os.fstat(fd).st_size  # others may have grown it
-        if end <= self._alloc:
-            return
-        new = min(max(end, self._alloc + _PREALLOC_STEP), max(end, self.segment_bytes))
-        pos = self._alloc
-        while pos < new:
-            n = min(new - pos, len(_ZEROS))
-            storage.pwrite_all(fd, _ZEROS[:n] if n < len(_ZEROS) else _ZEROS, pos)
-            pos += n
-        self._alloc = new
-
-    def _cut_back(self, fd: int, start: int, length: int) -> None:
-        """After a failed write: zero what may have landed and give back what was grown."""
-        try:
-            size = os.fstat(fd).st_size
-            if size > self._alloc:
-                os.ftruncate(fd, max(self._alloc, start))
-            storage.zero_backwards(fd, start, min(length, max(0, self._alloc - start)))
-            os.fdatasync(fd)
-        except OSError:
-            pass  # best effort: a torn tail is also cut by the next writer
-
-    def _rollback(self) -> None:
-        self._pending.clear()
-        self._pending_bytes = 0
-        self._tip = replace(self._written)
-        for i in [i for i in self._mem_index if i * self.stride >= self._tip.count]:
-            del self._mem_index[i]
-
-    def _os_error(self, exc: OSError) -> Exception:
-        if storage.is_disk_full(exc):
-            return storage.disk_full_error(self.path)
-        if isinstance(exc, PermissionError):
-            return storage.permission_error(self.path, exc)
-        return exc
-
-    def _write_index(self) -> None:
-        """Persist remembered index entries for written records (never synced: rebuildable)."""
-        if self._index_fd is None or not self._flock.locked:
-            return
-        i = self._index_len
-        entries = []
-        while i in self._mem_index and self._mem_index[i].seq < self._written.count:
-            entries.append(self._mem_index.pop(i).pack())
-            i += 1
-        if entries:
-            try:
-                storage.pwrite_all(
-                    self._index_fd, b"".join(entries), self._index_len * fmt.INDEX_ENTRY_SIZE
-                )
-                self._index_len = i
-            except OSError:  # the index is a hint; a later writer rebuilds what is missing
-                pass
-
-    # -- dictionaries -------------------------------------------------------------------------
-
-    def _training_due(self) -> bool:
-        due = sum(1 for t in self.train_at if self._tip.count >= t)
-        return self._tip.ndicts < due and (self._tip.ndicts, due) not in self._train_failed
-
-    def _train(self, force: bool = False, fresh: list[bytes] = ()) -> bool:
-        """Train a dictionary on the latest records and declare it; False if none helps."""
-        tip = self._tip
-        key = (tip.ndicts, sum(1 for t in self.train_at if tip.count >= t))
-        n = self.train_records
-        samples = fresh[-n:] if len(fresh) >= n else [*self._recent(n - len(fresh), len(fresh)), *fresh]
-        total = sum(map(len, samples))
-        while total > 8 << 20 and len(samples) > 16:
-            total -= len(samples.pop(0))
-        data = train(samples, self.dict_size)
-        if data is None:
-            if not force:
-                self._train_failed.add(key)
-            return False
-        ordinal, digest = tip.ndicts, fmt.blake(data)
-        for name in os.listdir(self.path):  # leftovers of a writer that died before declaring
-            if name.startswith(f"dict-{ordinal:06d}-"):
-                os.unlink(os.path.join(self.path, name))
-        self.codec.forget_dicts_from(ordinal)
-        storage.write_atomically(self.path, fmt.dict_name(ordinal, digest), data)
-        self._add([fmt.dict_body(ordinal, digest)])
-        tip.ndicts += 1
-        return True
-
-    def _recent(self, n: int, skip: int) -> list[bytes]:
-        """The ``n`` records before the last ``skip``, including those still in the buffer."""
-        stop = self._tip.count - skip
-        start, written = max(0, stop - n), self._written.count
-        out = list(self._records(start, min(stop, written), chunk=1 << 20)) if start < written else []
-        seq = written
-        for entry in self._pending:
-            if seq >= stop:
-                break
-            kind, hlen, _ = fmt.parse_header(entry, 0)
-            if kind != fmt.KIND_CONTROL:
-                if seq >= start:
-                    out.append(self.codec.decode(kind, entry[hlen:-4], seq))
-                seq += 1
-        return out
-
-    def retrain(self) -> bool:
-        """Train a new dictionary on the latest records now; later appends use it. Older blocks
-        keep the dictionary they were written with. False if no dictionary would help."""
-        with self._write_lock():
-            try:
-                made = self._train(force=True)
-                self._flush_pending(sync=self.durability == "fsync")
-            except BaseException:
-                self._rollback()
-                raise
-            return made
-
     # -- the rest -----------------------------------------------------------------------------
-
-    def flush(self) -> None:
-        """Write buffered records (``durability="none"``) to the OS and release the lock."""
-        with self._mutex:
-            self._check_open()
-            if self._pending:
-                self._flush_pending(sync=False)
-            if self._holding:
-                self._holding = False
-                self._flock.release()
-
-    def sync(self) -> None:
-        """Write buffered records and fdatasync them: after this, they survive power loss."""
-        with self._mutex:
-            self._check_open()
-            if not self.readonly:
-                self._flush_pending(sync=True)
-            self.flush()
 
     def verify(self, trusted_head: Head | tuple[int, str] | str | None = None) -> VerifyReport:
         """Check every block, dictionary and checkpoint; see :func:`bitstream.verify`."""
@@ -858,13 +473,6 @@ def _valid_entry_at(fd: int, offset: int, seed: int) -> bool:
         return False
     return got is not None and zlib.crc32(got[1][:-4], seed) == fmt.stored_crc(got[1], len(got[1]))
 
-
-def _as_bytes(record: object) -> bytes:
-    if isinstance(record, bytes):
-        return record
-    if isinstance(record, (bytearray, memoryview)):
-        return bytes(record)
-    raise TypeError(f"records are bytes, not {type(record).__name__}; encode text first")
 
 
 __all__ = ["BitStream", "Head", "DURABILITY_MODES"]

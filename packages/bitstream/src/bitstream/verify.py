@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from . import format as fmt
 from . import storage
-from .chain import Head
+from .state import Head
 from .codec import Codec
 from .errors import BitStreamError, CorruptBlockError, NotAChainError
 from .lock import FileLock
