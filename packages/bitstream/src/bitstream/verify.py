@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 from . import format as fmt
 from . import storage
-from .state import Head
 from .codec import Codec
 from .errors import BitStreamError, CorruptBlockError, NotAChainError
 from .lock import FileLock
+from .state import Head
 
 
 @dataclass(frozen=True)
