@@ -46,7 +46,7 @@ def test_login_record_and_note_login(make_agent, recorder, demo_credential):
     result = agent.login_password(demo_credential)
     record = recorder.only
     assert record.cmd == "login_password" and record.status == "finished"
-    assert record.args == ["<redacted>", "--replace", "--device=cli", "--ttl=3600"]
+    assert record.args == ["demo@procedura.dev:<redacted>", "--replace", "--device=cli", "--ttl=3600"]
     text = dump(record)
     assert DEMO_PASSWORD not in text and result.token not in text
     assert recorder.logins == [

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from procedura_sdk.observability.json_array import JsonArrayFile
 
 elements = st.dictionaries(

@@ -10,9 +10,8 @@ import warnings
 from pathlib import Path
 
 import jsonschema
-import pytest
-
 import procedura_sdk.observability as obs
+import pytest
 from procedura_sdk.observability import (
     DataPaths,
     EventLog,
@@ -47,8 +46,10 @@ def _chain_events(paths: DataPaths) -> list[dict]:
 
 
 def test_one_record_is_written_to_chain_and_mirror_identically(paths: DataPaths) -> None:
+    record = _record(result={"echo": ["a"]}, final_latency_ms=1.5)
     with Recorder(paths) as rec:
-        written = rec.record(_record(result={"echo": ["a"]}, final_latency_ms=1.5))
+        rec.record(record)
+        written = rec.redact_event(record)
     chain = _chain_events(paths)
     mirror = json.loads(paths.events_json.read_text())
     assert chain == mirror == [written]
@@ -156,7 +157,9 @@ def test_a_sink_that_cannot_be_written_warns_and_the_others_still_work(tmp_path:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with Recorder(paths, log_files=False) as rec:
-            event = rec.record(_record())
+            record = _record()
+            rec.record(record)
+            event = rec.redact_event(record)
     messages = [str(w.message) for w in caught if issubclass(w.category, RecordingWarning)]
     assert any(str(paths.events_chain) in m for m in messages), messages
     assert json.loads(paths.events_json.read_text()) == [event]
@@ -216,3 +219,51 @@ def test_concurrent_recorders_lose_nothing(tmp_path: Path) -> None:
     assert sorted(map(json.dumps, chain)) == sorted(map(json.dumps, mirror))
     with DeltaRAM(paths.state) as state:
         assert state.get("cli_stats")["total_runs"] == 120
+
+
+def test_background_mode_writes_everything_in_order_by_flush(paths: DataPaths) -> None:
+    with Recorder(paths, background=True, log_files=False) as rec:
+        for i in range(200):
+            rec.record(_record(msg_id=f"{i:08x}", status="finished" if i % 5 else "error",
+                               error=None if i % 5 else {"type": "ServerError", "message": "x"}))
+        rec.note_login(url="ws://127.0.0.1:9", account="a@b.c", ttl=5, expires_at="2030-01-01T00:00:00+00:00")
+        rec.flush()
+        chain = _chain_events(paths)
+        assert [e["msg_id"] for e in chain] == [f"{i:08x}" for i in range(200)]
+        assert json.loads(paths.events_json.read_text()) == chain
+        assert len(json.loads(paths.errors_json.read_text())) == 40
+    from deltaram import DeltaRAM
+
+    with DeltaRAM(paths.state) as state:
+        assert state.get("cli_stats")["total_runs"] == 200
+        assert state.get("last_login")["account"] == "a@b.c"
+
+
+def test_background_problems_surface_as_warnings_in_the_callers_thread(tmp_path: Path) -> None:
+    paths = DataPaths.from_env(tmp_path)
+    paths.runtime.mkdir(parents=True)
+    paths.events_chain.write_text("in the way")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rec = Recorder(paths, background=True, log_files=False)
+        rec.record(_record())
+        rec.flush()
+        rec.close()
+    assert any(str(paths.events_chain) in str(w.message) for w in caught if issubclass(w.category, RecordingWarning))
+
+
+_EXITING_WRITER = textwrap.dedent(
+    """
+    import sys
+    from procedura_sdk.observability import DataPaths, EventRecord, Recorder, utc_now_iso
+    rec = Recorder(DataPaths.from_env(sys.argv[1]), background=True, log_files=False)
+    for i in range(50):
+        rec.record(EventRecord(cmd="echo", args=[str(i)], ts=utc_now_iso(), status="finished"))
+    # no flush, no close: the interpreter's exit must still write everything
+    """
+)
+
+
+def test_background_records_reach_the_disk_at_interpreter_exit(tmp_path: Path) -> None:
+    subprocess.run([sys.executable, "-c", _EXITING_WRITER, str(tmp_path)], check=True, timeout=120)
+    assert len(_chain_events(DataPaths.from_env(tmp_path))) == 50

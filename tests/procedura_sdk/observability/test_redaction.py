@@ -7,7 +7,6 @@ import json
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from procedura_sdk.observability.redaction import (
     REDACTED,
     Redactor,

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from ..errors import ProceduraError, ProtocolViolationError
+from ..observability.redaction import REDACTED, default_redactor
 from ..token_store import TokenStore
 from . import login as _login
 from . import outcomes
@@ -41,6 +42,11 @@ PHASE_WAITING_FOR_ACK = "waiting for ack"
 PHASE_RUNNING = "running"
 
 
+def hide_secret(secret: str | None) -> None:
+    """Register a live token with the shared redactor, so no log or record can show it."""
+    default_redactor.add_secret(secret)
+
+
 class AsyncRemoteAgent:
     """A client of one Procedura server, for asyncio code.
 
@@ -48,8 +54,9 @@ class AsyncRemoteAgent:
     ``token=""`` connects without one. The connection opens on the first command
     and is reused; commands on one agent run one at a time. ``on_phase(name)`` is
     called with ``"connecting"``, ``"waiting for ack"`` and ``"running"``.
-    ``recorder=None`` records into the default data root; ``record=False`` records
-    nothing.
+    ``recorder=None`` records into the default data root, through a background
+    writer that group-commits (records are durable once ``close()`` returns, or
+    at interpreter exit); ``record=False`` records nothing.
     """
 
     def __init__(
@@ -83,10 +90,12 @@ class AsyncRemoteAgent:
         self._recorder = recorder
         self._owns_recorder = False
         self._on_phase = on_phase
+        token = token if token is not None else self.token_store.load()
+        hide_secret(token)
         self._channel = Channel(
             self.url,
             self._shown_url,
-            token if token is not None else self.token_store.load(),
+            token,
             self._options,
             on_connecting=lambda: self._phase(PHASE_CONNECTING),
         )
@@ -122,6 +131,8 @@ class AsyncRemoteAgent:
             self._recorder.close()
             self._recorder = None
             self._owns_recorder = False
+        elif self._recorder is not None and hasattr(self._recorder, "flush"):
+            self._call_recorder("flush")
 
     # Commands --------------------------------------------------------------------
 
@@ -224,7 +235,8 @@ class AsyncRemoteAgent:
         account = _login.account_of(credential)
         args = _login.login_args(credential, replace=replace, device=device, ttl=ttl)
         secrets = _login.secrets_of(credential)
-        self._channel.wire_logger.secrets.update(secrets)
+        for secret in secrets:
+            self._channel.wire_logger.hide(secret)
         trace = CommandTrace(
             _login.LOGIN_MODULE, _login.recorded_args(args), mode="sync", url=self._shown_url
         )
@@ -246,6 +258,7 @@ class AsyncRemoteAgent:
                 expires_at, granted_ttl = _login.expiry(result, ttl)
                 token_file = self._save_token(token)
                 # The next command opens a connection that carries the new token.
+                hide_secret(token)
                 self._channel.token = token
                 await self._channel.close()
             login = _login.LoginResult(
@@ -258,7 +271,7 @@ class AsyncRemoteAgent:
                 token=token,
             )
             shown = {k: v for k, v in result.items() if k != "session_token"}
-            trace.succeeded({**shown, "session_token": _login.REDACTED})
+            trace.succeeded({**shown, "session_token": REDACTED})
         except BaseException as exc:
             trace.failed(exc, interrupted=self._was_interrupted())
             raise
@@ -387,7 +400,7 @@ class AsyncRemoteAgent:
         if self._recorder is None:
             from ..observability.recorder import Recorder
 
-            self._recorder = Recorder()
+            self._recorder = Recorder(background=True)
             self._owns_recorder = True
         return self._recorder
 

@@ -88,7 +88,7 @@ class Channel:
         self._on_connecting()
         began = time.monotonic()
         if self.token:
-            self.wire_logger.secrets.add(self.token)
+            self.wire_logger.hide(self.token)
         self.ws = await open_websocket(self.url, self.token, self.options, self.wire_logger)
         self.reader = MessageReader(self.ws)
         self.touch()

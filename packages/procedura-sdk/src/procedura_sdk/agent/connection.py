@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import AuthenticationError, ConnectionFailedError, ProtocolViolationError
+from ..observability.redaction import REDACTED, Redactor, default_redactor
 
 CA_FILE_ENV = "PROCEDURA_CA_FILE"
 DEFAULT_MAX_SIZE = 8 * 1024 * 1024
@@ -56,12 +57,16 @@ class WireLogger(logging.LoggerAdapter):
     ``session_token`` value are replaced even when not known yet.
     """
 
+    # The token travels as the subprotocol too; that header is secret here, not in general.
     _SECRET_HEADERS = frozenset({"authorization", "sec-websocket-protocol"})
-    _SESSION_TOKEN = re.compile(r'("session_token"\s*:\s*")[^"]*"?')
 
     def __init__(self, name: str = "websockets.client") -> None:
         super().__init__(logging.getLogger(name), {})
-        self.secrets: set[str] = set()
+        self.redactor = Redactor(min_secret_length=4)  # a login's password may be short
+
+    def hide(self, secret: str | None) -> None:
+        """Hide ``secret`` from everything logged from now on."""
+        self.redactor.add_secret(secret)
 
     def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
         if not self.isEnabledFor(level):
@@ -71,7 +76,7 @@ class WireLogger(logging.LoggerAdapter):
             and isinstance(args[0], str)
             and args[0].lower() in self._SECRET_HEADERS
         ):
-            args = (args[0], "<redacted>")
+            args = (args[0], REDACTED)
         else:
             args = tuple(self._scrub(arg) for arg in args)
         self.logger.log(level, self._scrub(msg), *args, **kwargs)
@@ -80,10 +85,7 @@ class WireLogger(logging.LoggerAdapter):
         if isinstance(value, (int, float)) or value is None:
             return value
         text = str(value)
-        cleaned = self._SESSION_TOKEN.sub(r"\1<redacted>", text)
-        for secret in self.secrets:
-            if secret:
-                cleaned = cleaned.replace(secret, "<redacted>")
+        cleaned = self.redactor.redact_text(text)
         return value if cleaned == text else cleaned
 
 
@@ -97,12 +99,7 @@ def check_url(url: str) -> str:
 
 def display_url(url: str) -> str:
     """``url`` with any password in its userinfo replaced, for logs and messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:<redacted>@{netloc}"))
+    return default_redactor.redact_text(url)
 
 
 def ssl_context(ca_file: str | None) -> ssl.SSLContext:
@@ -220,4 +217,4 @@ def describe_close(exc: BaseException) -> str:
 
 
 def _scrub(text: str, token: str | None) -> str:
-    return text.replace(token, "<redacted>") if token else text
+    return Redactor([token], min_secret_length=1).redact_text(text)

@@ -14,8 +14,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from ..observability.redaction import REDACTED, Redactor, default_redactor
+
 LOGIN_MODULE = "login_password"
-REDACTED = "<redacted>"
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,8 @@ def login_args(credential: str, *, replace: bool, device: str, ttl: float) -> li
 
 
 def recorded_args(args: list[str]) -> list[str]:
-    """The arguments as they go into the record: the credential is never persisted."""
-    return [REDACTED, *args[1:]]
+    """The arguments as they go into the record: the credential keeps only its account."""
+    return default_redactor.redact_args(LOGIN_MODULE, args)
 
 
 def secrets_of(credential: str) -> list[str]:
@@ -77,16 +78,8 @@ def secrets_of(credential: str) -> list[str]:
 
 
 def scrub(value: Any, secrets: list[str]) -> Any:
-    """``value`` (a frame, a string) with every occurrence of ``secrets`` replaced."""
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, REDACTED)
-        return value
-    if isinstance(value, dict):
-        return {k: scrub(v, secrets) for k, v in value.items()}
-    if isinstance(value, list):
-        return [scrub(v, secrets) for v in value]
-    return value
+    """``value`` (a frame, a string) redacted, with every occurrence of ``secrets`` replaced."""
+    return Redactor(secrets, min_secret_length=1).redact(value)
 
 
 def expiry(result: dict[str, Any], ttl: float) -> tuple[str, float]:

@@ -15,10 +15,12 @@ and emits a :class:`RecordingWarning` naming the path and the reason.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import threading
 import warnings
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -48,7 +50,17 @@ def decode_event(data: bytes) -> dict[str, Any]:
 
 
 class Recorder:
-    """Writes what the agent reports. ``record`` never raises: failures become a RecordingWarning."""
+    """Writes what the agent reports. ``record`` never raises: failures become a RecordingWarning.
+
+    ``background=False`` (the default) writes each record before ``record``
+    returns. ``background=True`` hands records to a writer thread that writes
+    whatever has queued up as one batch: one chain append and one sync, one
+    ``events.json`` write, one state commit (group commit). ``record`` then costs
+    the caller next to nothing; ``flush()`` waits until every queued record is
+    written (and durable at the chosen durability), and ``close()`` and the
+    interpreter's exit flush too. Problems met by the writer are re-raised as
+    warnings in the caller's thread at its next ``record``, ``flush`` or ``close``.
+    """
 
     def __init__(
         self,
@@ -57,6 +69,7 @@ class Recorder:
         redactor: Redactor | None = None,
         durability: str = "fsync",
         log_files: bool = True,
+        background: bool = False,
     ) -> None:
         self.paths = paths if paths is not None else DataPaths.from_env()
         self.redactor = redactor if redactor is not None else default_redactor
@@ -65,22 +78,16 @@ class Recorder:
         self.errors = JsonArrayFile(self.paths.errors_json)
         self._chain: Any = None
         self._state: Any = None
-        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._problems: list[str] = []
+        self._writer: _Writer | None = _Writer(self) if background else None
         if log_files:
             self._guard("log directory", self.paths.logs, lambda: attach_log_files(self.paths, self.redactor))
 
     # -- the public operations ---------------------------------------------------
-    def record(self, record: EventRecord) -> dict[str, Any]:
-        """Redact ``record`` and write it everywhere it belongs; returns what was written."""
-        event = self.redact_event(record)
-        with self._lock:
-            self._guard("event chain", self.paths.events_chain, lambda: self._open_chain().append(encode_event(event)))
-            self._append_json(self.events, event)
-            if is_failure(event):
-                self._append_json(self.errors, error_entry(event))
-            self._guard("state store", self.paths.state, lambda: self._open_state().update("cli_stats", lambda stats: count_run(stats, event)))
-        self._log(record, event)
-        return event
+    def record(self, record: EventRecord) -> None:
+        """Redact ``record`` and write it everywhere it belongs (now, or soon in background mode)."""
+        self._submit(("event", record))
 
     def note_login(self, *, url: str, account: str, ttl: int, expires_at: str) -> None:
         """Set ``last_login`` in the state store: server, account name (never the password), time, ttl, expiry."""
@@ -91,8 +98,7 @@ class Recorder:
             "ttl": ttl,
             "expires_at": expires_at,
         }
-        with self._lock:
-            self._guard("state store", self.paths.state, lambda: self._open_state().update("last_login", lambda _old: value))
+        self._submit(("login", value))
 
     def redact_event(self, record: EventRecord) -> dict[str, Any]:
         """The schema-1 mapping of ``record`` with every redaction rule applied."""
@@ -100,14 +106,24 @@ class Recorder:
         event["args"] = self.redactor.redact_args(record.cmd, record.args)
         return self.redactor.redact(event)
 
+    def flush(self) -> None:
+        """Wait until everything recorded so far is written; report what could not be."""
+        if self._writer is not None:
+            self._writer.drain()
+        self._emit_problems()
+
     def close(self) -> None:
-        """Release the chain and the state store."""
-        with self._lock:
+        """Flush, then release the chain and the state store."""
+        if self._writer is not None:
+            self._writer.stop()
+            self._writer = None
+        with self._write_lock:
             for name in ("_chain", "_state"):
                 store = getattr(self, name)
                 setattr(self, name, None)
                 if store is not None:
                     self._guard(name.strip("_"), self.paths.runtime, store.close)
+        self._emit_problems()
 
     def __enter__(self) -> Recorder:
         return self
@@ -115,7 +131,35 @@ class Recorder:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    # -- sinks ---------------------------------------------------------------------
+    # -- writing -------------------------------------------------------------------
+    def _submit(self, item: tuple[str, Any]) -> None:
+        if self._writer is not None:
+            self._writer.put(item)
+        else:
+            self._write_batch([item])
+        self._emit_problems()
+
+    def _write_batch(self, items: list[tuple[str, Any]]) -> None:
+        """Write queued items in order: one append per sink for all the events among them."""
+        events = [self.redact_event(payload) for kind, payload in items if kind == "event"]
+        logins = [payload for kind, payload in items if kind == "login"]
+        failures = [error_entry(e) for e in events if is_failure(e)]
+        with self._write_lock:
+            if events:
+                self._guard("event chain", self.paths.events_chain,
+                            lambda: self._open_chain().append_many(encode_event(e) for e in events))
+                self._append_json(self.events, events)
+                if failures:
+                    self._append_json(self.errors, failures)
+                self._guard("state store", self.paths.state,
+                            lambda: self._open_state().update("cli_stats", lambda stats: count_runs(stats, events)))
+            if logins:
+                self._guard("state store", self.paths.state,
+                            lambda: self._open_state().update("last_login", lambda _old: logins[-1]))
+        for kind, payload in items:
+            if kind == "event":
+                self._log(payload)
+
     def _open_chain(self) -> Any:
         if self._chain is None:
             from bitstream import BitStream
@@ -127,42 +171,112 @@ class Recorder:
         if self._state is None:
             from deltaram import DeltaRAM
 
-            self._state = DeltaRAM(self.paths.state)
+            self._state = DeltaRAM(self.paths.state, durability=self.durability)
         return self._state
 
-    def _append_json(self, target: JsonArrayFile, element: dict[str, Any]) -> None:
-        self._guard(target.path.name, target.path, lambda: target.append(element))
-        for repair in target.repairs:
-            self._warn(repair)
+    def _append_json(self, target: JsonArrayFile, elements: list[dict[str, Any]]) -> None:
+        self._guard(target.path.name, target.path, lambda: target.extend(elements))
+        self._problems.extend(target.repairs)
 
     def _guard(self, what: str, path: Path, write: Callable[[], object]) -> None:
-        """Run one write; a failure becomes a warning naming the path and the reason."""
+        """Run one write; a failure becomes a reported problem naming the path and the reason."""
         try:
             write()
-        except Exception as exc:  # any failure of one sink must not stop the others
+        except Exception as exc:  # noqa: BLE001 - one sink's failure must not stop the others; it is reported
             reason = f"{type(exc).__name__}: {exc}"
-            self._warn(f"Procedura could not write the {what} at {path} ({reason}). "
-                       "The command's own result is unaffected; free space or fix permissions "
-                       "there to resume recording.")
+            self._problems.append(
+                f"Procedura could not write the {what} at {path} ({reason}). "
+                "The command's own result is unaffected; free space or fix permissions "
+                "there to resume recording."
+            )
             failure_log.error("recording to %s failed", path, exc_info=exc)
 
-    def _warn(self, message: str) -> None:
-        warnings.warn(RecordingWarning(self.redactor.redact_text(message)), stacklevel=4)
+    def _emit_problems(self) -> None:
+        while self._problems:
+            message = self._problems.pop(0)
+            warnings.warn(RecordingWarning(self.redactor.redact_text(message)), stacklevel=4)
 
-    def _log(self, record: EventRecord, event: dict[str, Any]) -> None:
+    def _log(self, record: EventRecord) -> None:
+        error = record.error or {}
         log.info(
             "cmd=%s status=%s code=%s msg_id=%s ack_ms=%s final_ms=%s",
-            event["cmd"], event["status"], event["result_code"], event["msg_id"],
-            event["ack_latency_ms"], event["final_latency_ms"],
+            record.cmd, record.status, record.result_code, record.msg_id,
+            record.ack_latency_ms, record.final_latency_ms,
         )
-        if is_failure(event):
-            error = event.get("error") or {}
+        if is_failure(record.to_dict()):
             failure_log.error(
                 "cmd=%s status=%s code=%s %s: %s",
-                event["cmd"], event["status"], event["result_code"],
+                record.cmd, record.status, record.result_code,
                 error.get("type"), error.get("message"),
                 exc_info=record.exception,
             )
+
+
+class _Writer:
+    """The background writer of one Recorder: drains its queue in batches on a daemon thread."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self._recorder = recorder
+        self._queue: list[tuple[str, Any]] = []
+        self._cond = threading.Condition()
+        self._submitted = 0
+        self._written = 0
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="procedura-recorder", daemon=True)
+        self._thread.start()
+        _live_writers.add(self)
+
+    def put(self, item: tuple[str, Any]) -> None:
+        with self._cond:
+            self._queue.append(item)
+            self._submitted += 1
+            self._cond.notify_all()
+
+    def drain(self) -> None:
+        with self._cond:
+            target = self._submitted
+            while self._written < target and self._thread.is_alive():
+                self._cond.wait(timeout=1.0)
+
+    def stop(self) -> None:
+        self.drain()
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self._thread.join()
+        _live_writers.discard(self)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stopping:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                batch, self._queue = self._queue, []
+            try:
+                self._recorder._write_batch(batch)
+            finally:
+                with self._cond:
+                    self._written += len(batch)
+                    self._cond.notify_all()
+
+
+_live_writers: weakref.WeakSet[_Writer] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    """Records handed to a background writer reach the disk even if nobody called close()."""
+    for writer in list(_live_writers):
+        writer.drain()
+
+
+def count_runs(stats: Any, events: list[dict[str, Any]]) -> dict[str, Any]:
+    """``cli_stats`` after the given commands (see :func:`count_run`)."""
+    for event in events:
+        stats = count_run(stats, event)
+    return stats
 
 
 def count_run(stats: Any, event: dict[str, Any]) -> dict[str, Any]:

@@ -102,15 +102,17 @@ def is_sensitive_key(key: object) -> bool:
 class Redactor:
     """Applies the key, argument and value rules; holds the secrets known at run time."""
 
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
+    def __init__(self, secrets: Iterable[str | None] = (), *, min_secret_length: int = 6) -> None:
         self._secrets: set[str] = set()
+        self._min_secret_length = min_secret_length
         for secret in secrets:
             self.add_secret(secret)
 
     def add_secret(self, secret: str | None) -> None:
-        """Hide ``secret`` wherever it appears from now on (short strings are ignored: they would
-        hide ordinary text and protect nothing)."""
-        if secret and len(secret) >= 6:
+        """Hide ``secret`` wherever it appears from now on. Strings shorter than the minimum are
+        ignored by the process-wide redactor: they would hide ordinary text and protect nothing;
+        a short-lived redactor for one login can take short passwords."""
+        if secret and len(secret) >= self._min_secret_length:
             self._secrets.add(secret)
 
     # -- values ---------------------------------------------------------------
