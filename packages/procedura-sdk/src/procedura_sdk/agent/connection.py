@@ -9,12 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
 import socket
 import ssl
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from ..errors import AuthenticationError, ConnectionFailedError, ProtocolViolationError
 from ..observability.redaction import REDACTED, Redactor, default_redactor

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from ..observability.redaction import REDACTED, Redactor, default_redactor
+from ..observability.redaction import Redactor, default_redactor
 
 LOGIN_MODULE = "login_password"
 
