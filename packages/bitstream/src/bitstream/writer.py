@@ -307,6 +307,12 @@ class ChainWriter:
             if not force:
                 self._train_failed.add(key)
             return False
+        self._declare(data)
+        return True
+
+    def _declare(self, data: bytes) -> None:
+        """Store dictionary ``data`` content-addressed and declare it in the chain."""
+        tip = self._tip
         ordinal, digest = tip.ndicts, fmt.blake(data)
         for name in os.listdir(self.path):  # leftovers of a writer that died before declaring
             if name.startswith(f"dict-{ordinal:06d}-"):
@@ -315,7 +321,6 @@ class ChainWriter:
         storage.write_atomically(self.path, fmt.dict_name(ordinal, digest), data)
         self._add([fmt.dict_body(ordinal, digest)])
         tip.ndicts += 1
-        return True
 
     def _recent(self, n: int, skip: int) -> list[bytes]:
         """The ``n`` records before the last ``skip``, including those still in the buffer."""
@@ -332,6 +337,20 @@ class ChainWriter:
                     out.append(self.codec.decode(kind, entry[hlen:-4], seq))
                 seq += 1
         return out
+
+    def add_dictionary(self, data: bytes) -> None:
+        """Declare a zstd dictionary you supply (trained elsewhere, or raw content shared by
+        your records); appends from now on use it, older blocks keep theirs."""
+        data = _as_bytes(data)
+        if not data:
+            raise ValueError("a dictionary cannot be empty")
+        with self._write_lock():
+            try:
+                self._declare(data)
+                self._flush_pending(sync=self.durability == "fsync")
+            except BaseException:
+                self._rollback()
+                raise
 
     def retrain(self) -> bool:
         """Train a new dictionary on the latest records now; later appends use it. Older blocks
