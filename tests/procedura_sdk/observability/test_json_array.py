@@ -69,6 +69,30 @@ def test_a_torn_last_append_is_cut_back_and_reported(tmp_path_factory, before, t
         assert target.repairs, "a cut that lost an element must be reported"
 
 
+def test_a_torn_element_ending_in_a_bracket_is_not_taken_for_the_array_end(tmp_path: Path) -> None:
+    path = tmp_path / "a.json"
+    target = JsonArrayFile(path)
+    target.append({"ok": 1})
+    target.append({"list": [0, -1000000003]})
+    full = path.read_bytes()
+    path.write_bytes(full[: full.rindex(b"]}") + 1])  # "...{"list": [0, -1000000003]"
+    target.append({"after": 1})
+    assert json.loads(path.read_text()) == [{"ok": 1}, {"after": 1}]
+    assert target.repairs
+
+
+def test_pretty_printed_torn_files_are_repaired_or_set_aside_never_made_invalid(tmp_path: Path) -> None:
+    text = json.dumps([{"a": [1, 2]}, {"b": {"c": [3]}}], indent=2)
+    for cut in range(1, len(text)):
+        path = tmp_path / f"p{cut}.json"
+        path.write_text(text[:cut])
+        JsonArrayFile(path).append({"new": 1})
+        data = json.loads(path.read_text())
+        assert data[-1] == {"new": 1}
+        kept = data[:-1]
+        assert kept in ([], [{"a": [1, 2]}], [{"a": [1, 2]}, {"b": {"c": [3]}}])
+
+
 def test_a_file_that_is_not_an_array_is_moved_aside_not_lost(tmp_path: Path) -> None:
     path = tmp_path / "events.json"
     path.write_text('{"not": "an array"}')

@@ -32,6 +32,7 @@ from bitstream import FileLock
 
 _EMPTY = b"[\n]\n"
 _TAIL_PROBE = 64
+_MAX_REPAIR_LINES = 64
 
 
 class JsonArrayError(Exception):
@@ -112,57 +113,47 @@ class JsonArrayFile:
     def _find_closing_bracket(self, fd: int) -> tuple[int, bool] | None:
         """Offset of the array's closing ``]`` and whether the array has elements.
 
-        Repairs a torn tail first; returns ``None`` when the file was moved aside.
+        The fast path reads only the tail and recognises this module's own layout:
+        the bracket alone on the last line, right after a complete element line
+        (``}``) or the opening bracket. Anything else (an array another program
+        wrote, or a torn tail) is read whole, once. Repairs a torn tail; returns
+        ``None`` when the file was moved aside.
         """
         size = os.fstat(fd).st_size
         if size == 0:
             _pwrite_all(fd, _EMPTY, 0)
             return 2, False  # the bracket after "[\n"
         probe = min(size, _TAIL_PROBE)
-        tail = os.pread(fd, probe, size - probe)
-        stripped = tail.rstrip()
-        if stripped.endswith(b"]"):
-            close_at = size - probe + len(stripped) - 1
-            before = _last_non_space_before(fd, close_at)
-            if before is None:
-                return self._move_aside(fd, "it holds a closing bracket but no opening one")
-            return close_at, before != ord("[")
-        return self._repair_torn_tail(fd, size)
+        stripped = os.pread(fd, probe, size - probe).rstrip()
+        if stripped.endswith(b"\n]") and stripped[-3:-2] in (b"}", b"["):
+            return size - probe + len(stripped) - 1, stripped[-3:-2] == b"}"
+        return self._inspect_whole(fd, size)
 
-    def _repair_torn_tail(self, fd: int, size: int) -> tuple[int, bool] | None:
-        """Cut a torn last line back to the last complete element and report it."""
-        pos = size
-        window = 4096
-        while pos > 0:
-            start = max(0, pos - window)
-            block = os.pread(fd, pos - start, start)
-            newline = block.rfind(b"\n")
-            while newline != -1:
-                line_start = start + newline + 1
-                line = os.pread(fd, size - line_start, line_start).split(b"\n", 1)[0]
-                candidate = line.rstrip().rstrip(b",")
-                is_open = candidate == b"["
-                if is_open or _parses(candidate):
-                    end = line_start + len(candidate)
-                    cut = size - end
-                    os.ftruncate(fd, end)
-                    _pwrite_all(fd, b"\n]\n", end)
-                    self.repairs.append(
-                        f"{self.path}: restored the closing bracket after an interrupted write "
-                        f"(cut {cut} bytes of a torn last element; rebuild from the chain to restore it)"
-                    )
-                    return end + 1, not is_open
-                newline = block.rfind(b"\n", 0, newline)
-            if start == 0:
+    def _inspect_whole(self, fd: int, size: int) -> tuple[int, bool] | None:
+        data = _pread_all(fd, size)
+        value = _loads_or_none(data)
+        if isinstance(value, list):
+            return len(data.rstrip()) - 1, bool(value)
+        if value is not None:
+            return self._move_aside(fd, f"it holds a JSON {type(value).__name__}, not an array")
+        # A torn tail: cut back, one line at a time, to the longest prefix that closes
+        # into a valid array. The candidate is checked before the file is touched.
+        end = len(data)
+        for _ in range(_MAX_REPAIR_LINES):
+            head = data[:end].rstrip().rstrip(b",")
+            repaired = _loads_or_none(head + b"\n]\n")
+            if isinstance(repaired, list):
+                os.ftruncate(fd, len(head))
+                _pwrite_all(fd, b"\n]\n", len(head))
+                self.repairs.append(
+                    f"{self.path}: restored the closing bracket after an interrupted write "
+                    f"(cut {size - len(head)} bytes of a torn last element; rebuild the file "
+                    "from the event chain to restore it)"
+                )
+                return len(head) + 1, bool(repaired)
+            end = data.rfind(b"\n", 0, end)
+            if end < 0:
                 break
-            pos = start
-            window *= 2
-        first = os.pread(fd, 1, 0)
-        if first == b"[":  # only the opening bracket survived
-            os.ftruncate(fd, 0)
-            _pwrite_all(fd, _EMPTY, 0)
-            self.repairs.append(f"{self.path}: held no complete element; reset to an empty array")
-            return 2, False
         return self._move_aside(fd, "it is not a JSON array")
 
     def _move_aside(self, fd: int, why: str) -> None:
@@ -180,26 +171,23 @@ def _encode(element: Any) -> bytes:
     return json.dumps(element, ensure_ascii=False, separators=(", ", ": "), default=str).encode()
 
 
-def _parses(line: bytes) -> bool:
-    if not line.startswith((b"{", b"[", b'"')) and not line[:1].isdigit():
-        return False
+def _loads_or_none(data: bytes) -> Any:
+    """The decoded value, or None when ``data`` is not JSON (a JSON ``null`` is no array either)."""
     try:
-        json.loads(line)
+        return json.loads(data)
     except ValueError:
-        return False
-    return True
+        return None
 
 
-def _last_non_space_before(fd: int, offset: int) -> int | None:
-    """The last non-whitespace byte before ``offset``, reading backwards in small steps."""
-    pos = offset
-    while pos > 0:
-        start = max(0, pos - _TAIL_PROBE)
-        block = os.pread(fd, pos - start, start).rstrip()
-        if block:
-            return block[-1]
-        pos = start
-    return None
+def _pread_all(fd: int, size: int) -> bytes:
+    chunks, offset = [], 0
+    while offset < size:
+        chunk = os.pread(fd, size - offset, offset)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
 
 
 def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
