@@ -57,6 +57,16 @@ asyncio.run(main(sys.argv[1], sys.argv[2]))
 """
 
 
+# Not a target: the same request through the SDK alone (recording on), to show which layer
+# the difference between `procedura run` and the bare script belongs to.
+SDK_CLIENT = r"""
+import json, sys
+from procedura_sdk import RemoteAgent
+with RemoteAgent(sys.argv[1], token=sys.argv[2]) as agent:
+    print(json.dumps(agent.run("echo", ["hello"])))
+"""
+
+
 def script(name: str, module: str) -> list[str]:
     found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
     return [found] if found else [sys.executable, "-m", module]
@@ -82,7 +92,12 @@ def timed(argv: list[str], env: dict[str, str]) -> float:
 
 
 def compare(
-    name: str, subject: list[str], floor: list[str], env: dict[str, str], rounds: int
+    name: str,
+    subject: list[str],
+    floor: list[str],
+    env: dict[str, str],
+    rounds: int,
+    target: float | None = TARGET,
 ) -> dict:
     """Interleave the two so that load changes during the run hit both alike."""
     timed(subject, env), timed(floor, env)  # warm the page cache
@@ -91,6 +106,15 @@ def compare(
         a.append(timed(subject, env))
         b.append(timed(floor, env))
     ratio = statistics.median(a) / statistics.median(b)
+    if target is None:
+        return {
+            "name": name,
+            "subject_ms": round(statistics.median(a), 2),
+            "floor_ms": round(statistics.median(b), 2),
+            "ratio": round(ratio, 3),
+            "target": None,
+            "ok": True,
+        }
     return {
         "name": name,
         "subject_ms": round(statistics.median(a), 2),
@@ -98,8 +122,8 @@ def compare(
         "subject_min_ms": round(min(a), 2),
         "floor_min_ms": round(min(b), 2),
         "ratio": round(ratio, 3),
-        "target": TARGET,
-        "ok": ratio <= TARGET,
+        "target": target,
+        "ok": ratio <= target,
     }
 
 
@@ -111,10 +135,18 @@ def main() -> int:
 
     procedura = script("procedura", "procedura_cli")
     with tempfile.TemporaryDirectory(prefix="bench-cli-") as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PROCEDURA_")}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("PROCEDURA_") and k != "PYTHONDONTWRITEBYTECODE"
+        }
         env.update(
             PROCEDURA_DATA_ROOT=str(Path(tmp) / "data"),
             PROCEDURA_TOKEN_FILE=str(Path(tmp) / "token"),
+            # Steady state, as an installed CLI runs: bytecode cached (here, outside the
+            # checkout) for both sides. Without it, an environment that sets
+            # PYTHONDONTWRITEBYTECODE recompiles the editable packages in every process.
+            PYTHONPYCACHEPREFIX=str(Path(tmp) / "pycache"),
         )
         server = subprocess.Popen(
             [*script("procedura-devserver", "procedura_devserver"), "--port", "0"],
@@ -141,6 +173,14 @@ def main() -> int:
                     options.rounds,
                 ),
                 compare(
+                    "  (info) SDK script vs  bare websockets script",
+                    [sys.executable, "-c", SDK_CLIENT, url, token],
+                    [sys.executable, "-c", bare_client_source(), url, token],
+                    env,
+                    options.rounds,
+                    target=None,
+                ),
+                compare(
                     'procedura --help    vs  python -c "import click"',
                     [*procedura, "--help"],
                     [sys.executable, "-c", "import click"],
@@ -154,10 +194,13 @@ def main() -> int:
 
     print(f"{'comparison':48} {'subject':>9} {'floor':>9} {'ratio':>7}  target")
     for r in results:
-        verdict = "ok" if r["ok"] else "OVER"
+        if r["target"] is None:
+            goal = "(no target)"
+        else:
+            goal = f"<= {r['target']}x {'ok' if r['ok'] else 'OVER'}"
         print(
             f"{r['name']:48} {r['subject_ms']:>7.1f}ms {r['floor_ms']:>7.1f}ms "
-            f"{r['ratio']:>6.2f}x  <= {r['target']}x {verdict}"
+            f"{r['ratio']:>6.2f}x  {goal}"
         )
     report = {"benchmark": "bench_cli", "rounds": options.rounds, "python": sys.version.split()[0],
               "results": results}  # fmt: skip

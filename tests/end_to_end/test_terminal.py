@@ -78,3 +78,18 @@ def test_ctrl_c_exits_130_and_is_recorded(logged_in):
     assert "Interrupted" in rest
     entry = logged_in.errors_json()[-1]
     assert (entry["cmd"], entry["code"]) == ("long_job", "INTERRUPTED")
+
+
+def test_stream_draws_a_progress_bar_on_a_terminal(logged_in):
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [*logged_in.start_argv(), "stream", "long_job", "--steps", "4", "--interval", "0"],
+        stdout=subprocess.PIPE, stderr=terminal, env=logged_in.env, cwd=logged_in.root,
+    )  # fmt: skip
+    os.close(terminal)
+    shown = _read_all(controller, process)
+    os.close(controller)
+    assert process.returncode == 0
+    assert "4/4" in shown and "100%" in shown
+    frames = [json.loads(line) for line in process.stdout.read().splitlines()]
+    assert frames[-1]["status"] == "finished"

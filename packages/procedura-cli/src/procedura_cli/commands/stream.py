@@ -54,10 +54,9 @@ def stream(
                 )
                 for frame in frames:
                     last = frame
+                    show_progress(line, frame)  # drawn only when stderr is a terminal
                     if as_lines:
                         emit_json(frame, indent=False)
-                    else:
-                        show_progress(line, frame)
             except ServerError as exc:
                 if as_lines and isinstance(exc.frame, dict):
                     emit_json(exc.frame, indent=False)  # the stream's last frame, for scripts
