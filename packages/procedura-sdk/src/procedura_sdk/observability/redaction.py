@@ -25,6 +25,7 @@ Three rules, written down in the package README and tested one by one:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -86,8 +87,11 @@ def key_words(key: str) -> list[str]:
 
 def is_sensitive_key(key: object) -> bool:
     """Whether the value stored under ``key`` must be hidden (the key rule in the module docstring)."""
-    if not isinstance(key, str):
-        return False
+    return isinstance(key, str) and _is_sensitive_key(key)
+
+
+@functools.lru_cache(maxsize=4096)  # records repeat the same few dozen keys
+def _is_sensitive_key(key: str) -> bool:
     words = key_words(key)
     if len(words) > 1 and words[-1] in DESCRIPTIVE_LAST_WORDS:
         return False
@@ -121,19 +125,27 @@ class Redactor:
         for secret in sorted(self._secrets, key=len, reverse=True):
             if secret in text:
                 text = text.replace(secret, REDACTED)
-        text = _QUOTED_PAIR.sub(
-            lambda m: f"{m['q']}{m['key']}{m['q']}{m['sep']}{m['vq']}{REDACTED}{m['vq']}"
-            if is_sensitive_key(m["key"])
-            else m[0],
-            text,
-        )
-        text = _URL_USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@", text)
-        text = _AUTH_SCHEME.sub(
-            lambda m: m[0] if m["cred"] == REDACTED else f"{m['scheme']}{m['sep']}{REDACTED}", text
-        )
-        return _KEY_VALUE.sub(
-            lambda m: f"{m['key']}={REDACTED}" if is_sensitive_key(m["key"]) else m[0], text
-        )
+        # Each rule needs a character most strings lack; testing for it first keeps
+        # the common case (ids, timestamps, names) free of regular expressions.
+        if ":" in text and ('"' in text or "'" in text):
+            text = _QUOTED_PAIR.sub(
+                lambda m: f"{m['q']}{m['key']}{m['q']}{m['sep']}{m['vq']}{REDACTED}{m['vq']}"
+                if is_sensitive_key(m["key"])
+                else m[0],
+                text,
+            )
+        if "@" in text:
+            text = _URL_USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@", text)
+        if " " in text or "\t" in text:
+            text = _AUTH_SCHEME.sub(
+                lambda m: m[0] if m["cred"] == REDACTED else f"{m['scheme']}{m['sep']}{REDACTED}",
+                text,
+            )
+        if "=" in text:
+            text = _KEY_VALUE.sub(
+                lambda m: f"{m['key']}={REDACTED}" if is_sensitive_key(m["key"]) else m[0], text
+            )
+        return text
 
     def redact(self, value: Any) -> Any:
         """A redacted deep copy of a JSON-like value (dicts, lists, tuples, strings, scalars)."""
