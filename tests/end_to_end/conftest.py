@@ -34,8 +34,8 @@ DEVSERVER = _command("procedura-devserver", "procedura_devserver")
 class Devserver:
     """One `procedura-devserver` process; ``url`` from the first line it prints."""
 
-    def __init__(self, faults: list[str], env: dict[str, str]) -> None:
-        argv = [*DEVSERVER, "--port", "0"]
+    def __init__(self, faults: list[str], env: dict[str, str], extra: list[str] = ()) -> None:
+        argv = [*DEVSERVER, "--port", "0", *extra]
         for fault in faults:
             argv += ["--fault", fault]
         self.process = subprocess.Popen(
@@ -167,8 +167,8 @@ def devserver(workspace: Workspace):
     """``devserver(*faults)`` starts a devserver, points the workspace at it, returns it."""
     started: list[Devserver] = []
 
-    def start(*faults: str) -> Devserver:
-        server = Devserver(list(faults), workspace.env)
+    def start(*faults: str, extra: list[str] = ()) -> Devserver:
+        server = Devserver(list(faults), workspace.env, list(extra))
         started.append(server)
         workspace.url = server.url
         return server
