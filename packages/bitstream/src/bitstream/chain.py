@@ -8,6 +8,7 @@ that died. See FORMAT.md for the bytes and README.md for the guarantees.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import threading
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from .verify import VerifyReport
 
 DURABILITY_MODES = ("fsync", "flush", "none")
+_NEAR = 64
 
 
 class BitStream(ChainWriter):
@@ -37,9 +39,10 @@ class BitStream(ChainWriter):
     (written to the OS: survives the process dying, not power loss) or ``"none"`` (buffered
     in this object until ``flush()``/``close()``, holding the append lock meanwhile).
     The chain is created if missing unless ``readonly`` or ``create=False``.
-    ``segment_bytes`` and ``index_stride`` apply only when creating; ``level``, ``dict_size``
-    and ``train_at`` (record counts at which a dictionary is trained, () for never) are
-    per-process policy.
+    ``segment_bytes`` and ``index_stride`` apply only when creating; ``level`` (zstd level;
+    None picks 9 for appends of under 64 records and 3 for larger batches), ``dict_size``,
+    ``train_at`` (record counts at which a dictionary is trained, () for never) and
+    ``train_records`` (how many recent records it is trained on) are per-process policy.
     """
 
     def __init__(
@@ -51,7 +54,7 @@ class BitStream(ChainWriter):
         create: bool = True,
         segment_bytes: int = fmt.DEFAULT_SEGMENT_BYTES,
         index_stride: int = fmt.DEFAULT_INDEX_STRIDE,
-        level: int = 3,
+        level: int | None = None,
         dict_size: int = 16 << 10,
         train_at: Iterable[int] = (256, 4096),
         train_records: int = 2048,
@@ -87,6 +90,8 @@ class BitStream(ChainWriter):
         self.codec = Codec(self.path, level)
         self._index_fd = self._open_index()
         self._mem_index: dict[int, fmt.IndexEntry] = {}
+        # (seq, segment, offset, seed) of the latest records seen: tail(n) starts right there
+        self._near: collections.deque[tuple[int, int, int, int]] = collections.deque(maxlen=_NEAR)
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._holding = False  # "none" mode: an extra lock hold while records are buffered
@@ -146,6 +151,10 @@ class BitStream(ChainWriter):
             e = self._index_file_entry(i)
             if e is not None and self._index_entry_ok(e):
                 self._index_len = i + 1
+                if i > 0:  # one stride earlier, so that the walk remembers >= a stride of
+                    prev = self._index_file_entry(i - 1)  # positions and tail(n) skips nothing
+                    if prev is not None and self._index_entry_ok(prev):
+                        e = prev
                 return Tip(e.seq, e.segment, e.offset, e.seed, e.digest, e.digest, e.ndicts, False)
         self._index_len = 0
         fd = self._segs.fd(0)
@@ -237,6 +246,7 @@ class BitStream(ChainWriter):
                         tip.ndicts += 1
                     tip.sealed = ctype == fmt.CONTROL_SEAL
                 else:
+                    self._near.append((tip.count, tip.segment, tip.end, tip.crc))
                     if tip.count % self.stride == 0:
                         self._remember(tip.count, tip.end, tip.segment, tip.crc, tip.ndicts, tip.digest)
                     tip.count += 1
@@ -324,7 +334,13 @@ class BitStream(ChainWriter):
         return self.iter(0)
 
     def _locate(self, seq: int) -> fmt.IndexEntry:
-        """The nearest index entry at or before ``seq``: in memory, in the file, or the start."""
+        """The nearest index entry at or before ``seq``: the exact position if it is among the
+        last records walked or written, else the index in memory, in the file, or the start."""
+        near = self._near
+        if near and near[0][0] <= seq <= near[-1][0]:
+            at, segment, offset, seed = near[seq - near[0][0]]
+            if at == seq:
+                return fmt.IndexEntry(seq, offset, segment, seed, 0, b"")
         i = seq // self.stride
         while i >= 0:
             e = self._mem_index.get(i)
@@ -339,9 +355,10 @@ class BitStream(ChainWriter):
         e = self._locate(start)
         seq, segment, seed = e.seq, e.segment, e.seed
         cur = self._cursor(segment, e.offset, chunk, seq)
+        seal = fmt.CONTROL_SEAL
         while seq < stop:
             try:
-                got = cur.next()
+                got = cur.skip() if seq < start else cur.next()
                 if got is None:
                     raise storage.Bad("the data ends before this record", None)
             except storage.Bad as bad:
@@ -351,18 +368,24 @@ class BitStream(ChainWriter):
                 seq, segment, seed = hop.first_seq, hop.number, hop.seed
                 cur = self._cursor(segment, fmt.HEADER_SIZE, chunk, seq)
                 continue
+            if seq < start:  # stepping over: (kind, first payload byte, crc)
+                kind, first, seed = got
+                if kind != fmt.KIND_CONTROL:
+                    seq += 1
+                elif first == seal:
+                    segment += 1
+                    cur = self._cursor(segment, fmt.HEADER_SIZE, chunk, seq)
+                continue
             kind, entry, hlen = got
             crc = fmt.stored_crc(entry, len(entry))
             if kind == fmt.KIND_CONTROL:
-                if entry[hlen : hlen + 1] == bytes((fmt.CONTROL_SEAL,)):
+                if entry[hlen] == seal:
                     segment += 1
                     cur = self._cursor(segment, fmt.HEADER_SIZE, chunk, seq)
-            elif seq >= start:
+            else:
                 if zlib.crc32(entry[:-4], seed) != crc:
                     raise self._corrupt(seq, "checksum mismatch")
                 yield self.codec.decode(kind, entry[hlen:-4], seq)
-                seq += 1
-            else:
                 seq += 1
             seed = crc
 

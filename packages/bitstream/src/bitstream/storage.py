@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import struct
 import zlib
 from collections import OrderedDict
 
@@ -14,6 +15,7 @@ from .errors import ChainPermissionError, DiskFullError
 _MAX_OPEN_SEGMENTS = 32
 _TORN_SCAN_CAP = 64 << 20  # never look further than this past a bad tail entry
 _RESYNC_CAP = 1 << 20
+_CRC = struct.Struct("<I")
 
 
 class Bad(Exception):
@@ -118,6 +120,36 @@ class Cursor:
         entry = buf[rel : rel + total]
         self.offset += total
         return kind, entry, hlen
+
+
+    def skip(self) -> tuple[int, int, int] | None:
+        """Like next(), without copying the entry: (kind, first payload byte, stored CRC)."""
+        buf, rel = self._window(fmt.MAX_HEADER_LEN + 1)
+        if rel >= len(buf) or buf[rel] == 0:
+            return None
+        b = buf[rel]
+        if b < 0x80 and b & 3:  # a one-byte header: most small records
+            kind, hlen, plen = b & 3, 1, b >> 2
+        else:
+            try:
+                got = fmt.parse_header(buf, rel)
+            except fmt.EntryError as exc:
+                raise Bad(str(exc), None) from None
+            if got is None:
+                raise Bad("entry header cut off by the end of the file", None)
+            kind, hlen, plen = got
+        total = hlen + plen + 4
+        if rel + total <= len(buf):
+            first = buf[rel + hlen] if plen else -1
+            crc = _CRC.unpack_from(buf, rel + total - 4)[0]
+        else:  # a large entry: read just its first payload byte and its CRC
+            head = os.pread(self.fd, 1, self.offset + hlen)
+            tail = os.pread(self.fd, 4, self.offset + total - 4)
+            if len(tail) < 4:
+                raise Bad("entry cut off by the end of the file", self.offset + total)
+            first, crc = (head[0] if plen else -1), _CRC.unpack(tail)[0]
+        self.offset += total
+        return kind, first, crc
 
 
 def read_nonzero_run(fd: int, start: int) -> bytes:

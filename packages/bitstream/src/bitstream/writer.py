@@ -191,6 +191,15 @@ class ChainWriter:
             end += len(entry)
             pending.append(entry)
         self._pending_bytes += end - tip.end
+        near, seq, offset = [], count, end  # positions of the last records, newest first
+        for j in range(len(pending) - 1, max(len(pending) - len(bodies), len(pending) - 80) - 1, -1):
+            entry = pending[j]
+            offset -= len(entry)
+            if entry[0] & 3 != control:
+                seq -= 1
+                before = int.from_bytes(pending[j - 1][-4:], "little") if j else self._written.crc
+                near.append((seq, tip.segment, offset, before))
+        self._near.extend(reversed(near))
         tip.crc, tip.digest, tip.head_digest, tip.count, tip.end = crc, digest, head, count, end
 
     def _rotate(self) -> None:
@@ -213,13 +222,18 @@ class ChainWriter:
         fd = self._segs.fd(w.segment)
         if self._pending:
             data = b"".join(self._pending)
+            end = w.end + len(data)
+            if end > self._alloc:  # the file grows: learn its real size first (others grow it)
+                self._alloc = os.fstat(fd).st_size
+            size_before = self._alloc if end > self._alloc else None
             try:
-                self._preallocate(fd, w.end + len(data))
                 storage.pwrite_all(fd, data, w.end)
+                if size_before is not None:
+                    self._zero_ahead(fd, end)
                 if sync:
                     os.fdatasync(fd)
             except OSError as exc:
-                self._cut_back(fd, w.end, len(data))
+                self._cut_back(fd, w.end, len(data), size_before)
                 raise self._os_error(exc) from exc
             self._pending.clear()
             self._pending_bytes = 0
@@ -228,29 +242,26 @@ class ChainWriter:
             os.fdatasync(fd)
         self._write_index()
 
-    def _preallocate(self, fd: int, end: int) -> None:
-        """Zero-fill ahead of the data, so that fdatasync has no file size to persist and a torn
-        write is followed by zeros (see FORMAT.md)."""
-        if end <= self._alloc:
-            return
-        self._alloc = os.fstat(fd).st_size  # others may have grown it
-        if end <= self._alloc:
-            return
-        new = min(max(end, self._alloc + _PREALLOC_STEP), max(end, self.segment_bytes))
-        pos = self._alloc
+    def _zero_ahead(self, fd: int, end: int) -> None:
+        """Zero-fill a reserve after the data that just grew the file: appends into it change
+        no file size, so fdatasync has no metadata to persist, and a write cut short there is
+        followed by zeros (see FORMAT.md)."""
+        new = min(end + _PREALLOC_STEP, max(end, self.segment_bytes))
+        pos = end
         while pos < new:
             n = min(new - pos, len(_ZEROS))
-            storage.pwrite_all(fd, _ZEROS[:n] if n < len(_ZEROS) else _ZEROS, pos)
+            storage.pwrite_all(fd, _ZEROS if n == len(_ZEROS) else _ZEROS[:n], pos)
             pos += n
         self._alloc = new
 
-    def _cut_back(self, fd: int, start: int, length: int) -> None:
-        """After a failed write: zero what may have landed and give back what was grown."""
+    def _cut_back(self, fd: int, start: int, length: int, size_before: int | None) -> None:
+        """After a failed write: give back what was grown, zero what landed in the old space."""
         try:
-            size = os.fstat(fd).st_size
-            if size > self._alloc:
-                os.ftruncate(fd, max(self._alloc, start))
-            storage.zero_backwards(fd, start, min(length, max(0, self._alloc - start)))
+            keep = length
+            if size_before is not None:
+                os.ftruncate(fd, max(size_before, start))
+                keep = min(length, max(0, size_before - start))
+            storage.zero_backwards(fd, start, keep)
             os.fdatasync(fd)
         except OSError:
             pass  # best effort: a torn tail is also cut by the next writer
@@ -261,6 +272,8 @@ class ChainWriter:
         self._tip = replace(self._written)
         for i in [i for i in self._mem_index if i * self.stride >= self._tip.count]:
             del self._mem_index[i]
+        while self._near and self._near[-1][0] >= self._tip.count:
+            self._near.pop()
 
     def _os_error(self, exc: OSError) -> Exception:
         if storage.is_disk_full(exc):
