@@ -9,7 +9,6 @@ import re
 import sys
 
 import zstandard
-
 from bitstream import BitStream, Head, verify
 from bitstream import format as fmt
 
