@@ -126,3 +126,36 @@ def test_a_registered_secret_never_survives(secret: str, value: object) -> None:
     r = Redactor([secret])
     wrapped = {"a": [value, f"x{secret}y"], "b": secret}
     assert secret not in json.dumps(r.redact(wrapped), ensure_ascii=False)
+
+
+_ADVERSARIAL = r'''
+import sys
+from procedura_sdk.observability.redaction import Redactor
+r = Redactor(["a-registered-secret"])
+n = 1_000_000
+for text in ("x" * n + "=", "x" * n + "://u:p", "a" * n + ":b@", ("ab=" * (n // 3)), ("tok " * (n // 4)),
+             '"password": "' + "y" * n, "Bearer " + "z" * n):
+    out = r.redact_text(text)
+    assert len(out) <= len(text) + 16
+print("ok")
+'''
+
+
+def test_large_values_are_redacted_in_linear_time() -> None:
+    """An 8 MiB answer must not stall recording: the patterns are anchored, not retried at
+    every position of a long run. (A bound on a subprocess, not a speed assertion: the
+    quadratic patterns this replaces needed hours on these inputs.)"""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _ADVERSARIAL], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+
+
+def test_anchored_patterns_still_match_inside_text() -> None:
+    r = Redactor()
+    assert r.redact_text("see wss://u:pw@h/x and more") == f"see wss://u:{REDACTED}@h/x and more"
+    assert r.redact_text("a&password=1&b") == f"a&password={REDACTED}&b"
+    assert r.redact_text("x.password=1") == f"x.password={REDACTED}"
+    assert r.redact_text("(password=1)") == f"(password={REDACTED})"

@@ -68,12 +68,17 @@ CREDENTIAL_MODULES = frozenset({"login_password"})
 
 _WORD_SPLIT = re.compile(r"[^0-9A-Za-z]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
-_URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@")
+# Every pattern that begins with a run of word characters is anchored by a lookbehind
+# to the start of that run: otherwise the engine retries from each position inside a
+# long run and a large value (an 8 MiB answer) takes quadratic time.
+_URL_USERINFO = re.compile(
+    r"(?<![A-Za-z0-9+.\-])(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@"
+)
 _AUTH_SCHEME = re.compile(r"\b(?P<scheme>Bearer|Basic|Token)(?P<sep>\s+)(?P<cred>[A-Za-z0-9\-._~+/=]+)", re.IGNORECASE)
 _QUOTED_PAIR = re.compile(
     r"(?P<q>[\"'])(?P<key>[^\"'\s]{1,64})(?P=q)(?P<sep>\s*:\s*)(?P<vq>[\"'])(?P<value>(?:\\.|(?!(?P=vq)).)*)(?P=vq)"
 )
-_KEY_VALUE = re.compile(r"(?P<key>[A-Za-z][A-Za-z0-9_.\-]*)(?P<eq>=)(?P<value>[^&;,\s]+)")
+_KEY_VALUE = re.compile(r"(?<![A-Za-z0-9_.\-])(?P<key>[A-Za-z][A-Za-z0-9_.\-]*)(?P<eq>=)(?P<value>[^&;,\s]+)")
 
 
 def key_words(key: str) -> list[str]:
