@@ -14,7 +14,6 @@ import os
 import threading
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from . import format as fmt
@@ -105,7 +104,7 @@ class BitStream(ChainWriter):
         except BaseException:
             self.close()
             raise
-        self._written = replace(self._tip)  # the state of the bytes handed to the OS
+        self._written = self._tip.copy()  # the state of the bytes handed to the OS
         self._alloc = 0  # known size of the tip's segment file; refreshed when it matters
 
     # -- opening ------------------------------------------------------------------------------

@@ -38,6 +38,13 @@ class Tip:
     ndicts: int
     sealed: bool  # the last entry is a seal: the chain continues in segment + 1
 
+    def copy(self) -> Tip:
+        # dataclasses.replace costs ~4 us, a noticeable share of a flushed append
+        return Tip(
+            self.count, self.segment, self.end, self.crc,
+            self.digest, self.head_digest, self.ndicts, self.sealed,
+        )
+
 
 @dataclass(frozen=True)
 class Stop:

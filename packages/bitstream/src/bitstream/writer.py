@@ -13,7 +13,6 @@ import os
 import zlib
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from . import format as fmt
@@ -97,7 +96,7 @@ class ChainWriter:
             stop = self._check_after_end()
         if stop is not None and not (not stop.header and self._cut_torn_tail(stop)):
             self._damage = stop
-        self._written = replace(self._tip)
+        self._written = self._tip.copy()
         self._write_index()
 
     def _check_after_end(self) -> Stop | None:
@@ -136,7 +135,7 @@ class ChainWriter:
         while pos < len(batch):
             if self._training_due():
                 self._train(fresh=batch[:pos])
-            nxt = next((t for t in self.train_at if t > self._tip.count), None)
+            nxt = self._next_threshold()
             take = len(batch) - pos if nxt is None else min(len(batch) - pos, nxt - self._tip.count)
             ndicts = self._tip.ndicts
             part = batch[pos : pos + take]
@@ -213,7 +212,7 @@ class ChainWriter:
         header = fmt.SegmentHeader(t.segment + 1, t.count, t.crc, t.digest).pack()
         storage.write_atomically(self.path, fmt.segment_name(t.segment + 1), header)
         t.segment, t.end, t.sealed = t.segment + 1, fmt.HEADER_SIZE, False
-        self._written = replace(t)
+        self._written = t.copy()
         self._alloc = fmt.HEADER_SIZE
 
     def _flush_pending(self, sync: bool) -> None:
@@ -237,7 +236,7 @@ class ChainWriter:
                 raise self._os_error(exc) from exc
             self._pending.clear()
             self._pending_bytes = 0
-            self._written = replace(self._tip)
+            self._written = self._tip.copy()
         elif sync:
             os.fdatasync(fd)
         self._write_index()
@@ -269,7 +268,7 @@ class ChainWriter:
     def _rollback(self) -> None:
         self._pending.clear()
         self._pending_bytes = 0
-        self._tip = replace(self._written)
+        self._tip = self._written.copy()
         for i in [i for i in self._mem_index if i * self.stride >= self._tip.count]:
             del self._mem_index[i]
         while self._near and self._near[-1][0] >= self._tip.count:
@@ -303,8 +302,16 @@ class ChainWriter:
     # -- dictionaries -------------------------------------------------------------------------
 
     def _training_due(self) -> bool:
+        if self._tip.ndicts >= len(self.train_at):  # the usual case, decided cheaply
+            return False
         due = sum(1 for t in self.train_at if self._tip.count >= t)
         return self._tip.ndicts < due and (self._tip.ndicts, due) not in self._train_failed
+
+    def _next_threshold(self) -> int | None:
+        at = self.train_at
+        if not at or self._tip.count >= at[-1]:
+            return None
+        return next(t for t in at if t > self._tip.count)
 
     def _train(self, force: bool = False, fresh: list[bytes] = ()) -> bool:
         """Train a dictionary on the latest records and declare it; False if none helps."""
