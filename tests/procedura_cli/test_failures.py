@@ -14,6 +14,7 @@ def _refused(url="ws://127.0.0.1:9"):
         f"Could not connect to {url}: connection refused. Check the port and that the server is running.",
         url=url,
         reason="refused",
+        why="connection refused",
     )
 
 
@@ -30,7 +31,8 @@ CASES = [
      ["could not connect to ws://127.0.0.1:9: connection refused. Check --url"]),
     (errors.ConnectionFailedError(
         "Could not connect to wss://x: TLS failed (CERTIFICATE_VERIFY_FAILED). If the server uses "
-        "a private CA, pass its bundle as ca_file or $PROCEDURA_CA_FILE.", url="wss://x", reason="tls"),
+        "a private CA, pass its bundle as ca_file or $PROCEDURA_CA_FILE.", url="wss://x", reason="tls",
+        why="TLS failed (CERTIFICATE_VERIFY_FAILED)"),
      ExitCode.CONNECTION, ["TLS failed (CERTIFICATE_VERIFY_FAILED). If", "--ca-file"]),
     (errors.ConnectionFailedError(
         "Could not connect to wss://nowhere.invalid: the host name does not resolve (Name or "

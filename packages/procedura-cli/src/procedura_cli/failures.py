@@ -176,17 +176,9 @@ _CONNECT_HINTS = {
 
 
 def _connect_why(exc: BaseException, url: str) -> str:
-    """The reason inside the SDK's "Could not connect to URL: <why>. <hint>" message."""
-    text = " ".join(str(exc).split())
-    head = f"Could not connect to {getattr(exc, 'url', url)}: "
-    if text.startswith(head):
-        text = text[len(head) :]
-    for hint_start in (". Check ", ". If the server ", ". Pass "):
-        cut = text.rfind(hint_start)
-        if cut > 0:
-            text = text[:cut]
-            break
-    return _sentence(text)
+    """The cause of a connection failure, without the SDK's API-worded hint."""
+    why = getattr(exc, "why", "") or str(exc)
+    return _sentence(" ".join(why.split()))
 
 
 @contextlib.contextmanager

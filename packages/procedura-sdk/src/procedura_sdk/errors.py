@@ -104,15 +104,17 @@ class FinalTimeoutError(RequestTimeoutError):
 class ConnectionFailedError(ProceduraError):
     """The connection could not be opened.
 
-    ``reason`` says why: ``"refused"``, ``"dns"``, ``"tls"``, ``"handshake"``,
-    ``"timeout"`` or ``"network"``.
+    ``reason`` classifies it: ``"refused"``, ``"dns"``, ``"tls"``, ``"handshake"``,
+    ``"timeout"`` or ``"network"``; ``why`` is the cause in words (without the
+    hint the message adds), for callers that phrase their own advice.
     """
 
     code = "CONNECTION_FAILED"
 
-    def __init__(self, message: str, *, url: str, reason: str) -> None:
+    def __init__(self, message: str, *, url: str, reason: str, why: str = "") -> None:
         self.url = url
         self.reason = reason
+        self.why = why
         super().__init__(message)
 
 

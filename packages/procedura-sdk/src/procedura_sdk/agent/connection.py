@@ -138,7 +138,10 @@ async def open_websocket(
 
     def failed(why: str, reason: str, hint: str) -> ConnectionFailedError:
         return ConnectionFailedError(
-            _scrub(f"Could not connect to {shown}: {why}. {hint}", token), url=shown, reason=reason
+            _scrub(f"Could not connect to {shown}: {why}. {hint}", token),
+            url=shown,
+            reason=reason,
+            why=_scrub(why, token),
         )
 
     try:

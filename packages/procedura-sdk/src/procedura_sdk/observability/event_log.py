@@ -60,16 +60,24 @@ class EventLog:
                 found.reverse()
                 return found
             except BitStreamError as exc:
-                raise EventLogError(
-                    f"The event chain at {self.paths.events_chain} is damaged: {exc}. "
-                    "Run `python -m bitstream verify` on it for the exact position."
-                ) from exc
+                raise self._damaged(exc) from exc
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         """Every event, oldest first."""
+        from bitstream import BitStreamError
+
         with self._open() as chain:
-            for data in chain:
-                yield decode_event(data)
+            try:
+                for data in chain:
+                    yield decode_event(data)
+            except BitStreamError as exc:
+                raise self._damaged(exc) from exc
+
+    def _damaged(self, exc: Exception) -> EventLogError:
+        return EventLogError(
+            f"The event chain at {self.paths.events_chain} is damaged: {exc}. "
+            "Run `python -m bitstream verify` on it for the exact position."
+        )
 
     def rebuild_mirrors(self) -> tuple[int, int]:
         """Rewrite ``events.json`` and ``errors.json`` from the chain; returns their lengths."""
