@@ -232,3 +232,25 @@ def test_torn_tail_is_cut_only_under_the_lock(built, segment_entries, event):
     assert reader.read(N) == b"next"
     reader.close()
     assert verify(path).ok and verify(path).notes == ()
+
+
+def test_crash_between_seal_and_next_segment(chain_path, event):
+    """A writer that died right after sealing a segment leaves no successor: the chain ends
+    at the seal, verify passes, and the next append creates the next segment."""
+    with BitStream(chain_path, segment_bytes=2048, index_stride=4, train_at=()) as chain:
+        n = 0
+        while not os.path.exists(seg_path(chain_path, 1)):
+            chain.append(event(11, n))
+            n += 1
+    with BitStream(chain_path, readonly=True) as chain:
+        in_first = fmt.SegmentHeader.unpack(open(seg_path(chain_path, 1), "rb").read(64)).first_seq
+    os.unlink(seg_path(chain_path, 1))  # as if the process died before creating it
+    os.unlink(os.path.join(chain_path, fmt.INDEX_NAME))
+    report = verify(chain_path)
+    assert report.ok and report.count == in_first
+    with BitStream(chain_path) as chain:
+        assert len(chain) == in_first
+        assert chain.append(b"resumed") == in_first
+        assert chain.read(in_first - 1) == event(11, in_first - 1)
+    assert os.path.exists(seg_path(chain_path, 1))
+    assert verify(chain_path).ok

@@ -218,6 +218,11 @@ def zero_backwards(fd: int, start: int, length: int) -> None:
         end -= n
 
 
+def datasync(fd: int) -> None:
+    """fdatasync where the platform has it (Linux), fsync elsewhere (macOS)."""
+    getattr(os, "fdatasync", os.fsync)(fd)
+
+
 def fsync_dir(directory: str) -> None:
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:

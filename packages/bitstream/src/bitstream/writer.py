@@ -119,7 +119,7 @@ class ChainWriter:
             return False
         try:
             storage.zero_backwards(fd, stop.offset, len(region))
-            os.fdatasync(fd)
+            storage.datasync(fd)
         except OSError as exc:
             raise self._os_error(exc) from exc
         return True
@@ -230,7 +230,7 @@ class ChainWriter:
                 if size_before is not None:
                     self._zero_ahead(fd, end)
                 if sync:
-                    os.fdatasync(fd)
+                    storage.datasync(fd)
             except OSError as exc:
                 self._cut_back(fd, w.end, len(data), size_before)
                 raise self._os_error(exc) from exc
@@ -238,7 +238,7 @@ class ChainWriter:
             self._pending_bytes = 0
             self._written = self._tip.copy()
         elif sync:
-            os.fdatasync(fd)
+            storage.datasync(fd)
         self._write_index()
 
     def _zero_ahead(self, fd: int, end: int) -> None:
@@ -261,7 +261,7 @@ class ChainWriter:
                 os.ftruncate(fd, max(size_before, start))
                 keep = min(length, max(0, size_before - start))
             storage.zero_backwards(fd, start, keep)
-            os.fdatasync(fd)
+            storage.datasync(fd)
         except OSError:
             pass  # best effort: a torn tail is also cut by the next writer
 
