@@ -255,7 +255,8 @@ def test_reader_never_sees_a_partial_or_wrong_record_while_another_process_write
         assert n >= last
         last, polls = n, polls + 1
         if n:
-            assert reader.tail(3) == [str(i).encode() for i in range(max(0, n - 3), n)]
+            tail = [int(r) for r in reader.tail(3)]  # refreshes again: may be further along
+            assert tail[-1] >= n - 1 and tail == list(range(tail[-1] - len(tail) + 1, tail[-1] + 1))
             k = rnd.randrange(n)
             assert reader.read(k) == str(k).encode()
     assert p.returncode == 0, p.stderr.read().decode()
