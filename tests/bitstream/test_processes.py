@@ -101,7 +101,7 @@ with BitStream(path, durability=mode, train_at=(50,)) as chain:
 
 
 def test_several_processes_append_at_once(chain_path, child):
-    BitStream(chain_path).close()
+    """Four processes create the same new chain and append to it at once."""
     n = 120
     procs = [
         child(WRITER, chain_path, f"p{k}", str(n), mode)
