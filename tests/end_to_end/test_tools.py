@@ -99,3 +99,16 @@ def test_tools_help(workspace):
         done = workspace.tool(tool, "--help")
         assert done.returncode == 0
         assert "Usage:" in done.stdout
+
+
+def test_events_rebuild_json_restores_the_mirrors_from_the_chain(logged_in):
+    _run_some(logged_in)
+    assert logged_in.procedura("run", "fail").returncode == 3
+    before_events, before_errors = logged_in.events_json(), logged_in.errors_json()
+    (logged_in.runtime / "events.json").write_text('[\n{"torn')
+    (logged_in.runtime / "errors.json").unlink()
+    done = logged_in.procedura("events", "--rebuild-json")
+    assert done.returncode == 0, done.stderr
+    assert "Rebuilt" in done.stderr and done.stdout == ""
+    assert logged_in.events_json() == before_events == logged_in.chain()
+    assert logged_in.errors_json() == before_errors

@@ -39,6 +39,11 @@ COLUMNS = (
     metavar="DIR",
     help="The data root holding runtime_ram/ (default: --data-root, $PROCEDURA_DATA_ROOT, or .).",
 )
+@click.option(
+    "--rebuild-json",
+    is_flag=True,
+    help="Rewrite events.json and errors.json from the chain (after damage or loss), then exit.",
+)
 @click.pass_context
 def events(
     ctx: click.Context,
@@ -47,6 +52,7 @@ def events(
     as_csv: bool,
     out: str | None,
     root: str | None,
+    rebuild_json: bool,
 ) -> None:
     """Show the recorded events from the event chain.
 
@@ -66,6 +72,9 @@ def events(
         paths = settings.paths
     else:
         paths = DataPaths.from_env(root)
+    if rebuild_json:
+        rebuild_mirrors(paths)
+        return
     found = read_events(paths, last=last, cmd=cmd)
     if not found:
         say("No events found.")
@@ -105,6 +114,25 @@ def read_events(paths: Any, *, last: int | None, cmd: str | None) -> list[dict[s
             "Keep a copy of it; `procedura events --last N` may still read the newest events.",
             ExitCode.FAILURE,
         ) from exc
+
+
+def rebuild_mirrors(paths: Any) -> None:
+    """Rewrite events.json and errors.json from the chain; say how many of each."""
+    from procedura_sdk.observability.event_log import EventLog, EventLogError
+
+    try:
+        n_events, n_errors = EventLog(paths).rebuild_mirrors()
+    except EventLogError as exc:
+        raise CommandFailed(str(exc).rstrip(".") + ".", ExitCode.FAILURE) from exc
+    except OSError as exc:
+        raise CommandFailed(
+            f"could not rewrite the mirrors under {paths.runtime}: {exc.strerror or exc}.",
+            ExitCode.FAILURE,
+        ) from exc
+    say(
+        f"Rebuilt {paths.events_json} ({n_events} events) and {paths.errors_json} "
+        f"({n_errors} errors) from the chain."
+    )
 
 
 def format_csv(found: list[dict[str, Any]]) -> str:
