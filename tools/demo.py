@@ -3,8 +3,8 @@
 Starts ``procedura-devserver`` on a free loopback port, logs in with its demo
 account, runs ``worldstate_snapshot --terse``, shows the recorded events and
 stops the engine. Everything it records goes under ``demo/`` in the working
-directory (``runtime_ram/``, ``logs/`` and the demo's token file), so the
-user's own ``~/.procedura/token`` is never touched.
+directory (``runtime_ram/``, ``logs/``, the engine's log and the demo's token
+file), so the user's own ``~/.procedura/token`` is never touched.
 """
 
 from __future__ import annotations
@@ -42,9 +42,10 @@ def main() -> int:
     env["PROCEDURA_DATA_ROOT"] = str(base)
     env["PROCEDURA_TOKEN_FILE"] = str(base / "token")
 
+    server_log = open(base / "devserver.log", "ab")  # noqa: SIM115 - closed in finally
     server = subprocess.Popen(
         [*_command("procedura-devserver", "procedura_devserver"), "--port", "0"],
-        stdout=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE, stderr=server_log, text=True, env=env,
     )
     try:
         first = server.stdout.readline().strip() if server.stdout else ""
@@ -65,7 +66,10 @@ def main() -> int:
             if code != 0:
                 print(f"\nThe demo stopped: that command exited {code}.", file=sys.stderr)
                 return code
-        print(f"\nRecorded under {base}: runtime_ram/ (events, errors, state) and logs/.")
+        print(
+            f"\nRecorded under {base}: runtime_ram/ (event chain, events.json, errors.json, "
+            "state), logs/, and the world engine's own log in devserver.log."
+        )
         return 0
     finally:
         server.terminate()
@@ -74,6 +78,7 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+        server_log.close()
 
 
 if __name__ == "__main__":
