@@ -176,16 +176,19 @@ class ChainWriter:
         crc32, blake2b, control, stride = zlib.crc32, hashlib.blake2b, fmt.KIND_CONTROL, self.stride
         crc, digest, head, count, end = tip.crc, tip.digest, tip.head_digest, tip.count, tip.end
         pending = self._pending
+        mark = -(-count // stride) * stride  # the next record that gets an index entry
         for body in bodies:
-            seed = crc
-            crc = crc32(body, seed)
-            entry = body + crc.to_bytes(4, "little")
             if body[0] & 3 != control:
-                if count % stride == 0:
-                    self._remember(count, end, tip.segment, seed, tip.ndicts, digest)
+                if count == mark:
+                    self._remember(count, end, tip.segment, crc, tip.ndicts, digest)
+                    mark += stride
+                crc = crc32(body, crc)
+                entry = body + crc.to_bytes(4, "little")
                 count += 1
                 digest = head = blake2b(digest + entry, digest_size=32).digest()
             else:
+                crc = crc32(body, crc)
+                entry = body + crc.to_bytes(4, "little")
                 digest = blake2b(digest + entry, digest_size=32).digest()
             end += len(entry)
             pending.append(entry)
