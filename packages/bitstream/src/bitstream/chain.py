@@ -39,7 +39,7 @@ class BitStream(ChainWriter):
     in this object until ``flush()``/``close()``, holding the append lock meanwhile).
     The chain is created if missing unless ``readonly`` or ``create=False``.
     ``segment_bytes`` and ``index_stride`` apply only when creating; ``level`` (zstd level;
-    None picks 9 for appends of under 64 records and 3 for larger batches), ``dict_size``,
+    None picks 9 for appends of under 64 records and 1 for larger batches), ``dict_size``,
     ``train_at`` (record counts at which a dictionary is trained, () for never) and
     ``train_records`` (how many recent records it is trained on) are per-process policy.
     """

@@ -34,9 +34,10 @@ class Codec:
 
     def __init__(self, directory: str, level: int | None = None) -> None:
         """``level`` None: zstd level 9 for batches under 64 records (an append's cost is its
-        sync, so the CPU buys ~8 % smaller blocks for free) and 3 for larger ones (CPU-bound)."""
+        sync, so the CPU buys ~8 % smaller blocks for free) and 1 for larger ones (CPU-bound:
+        with a dictionary, level 1 compresses event-like records as well as 3, ~20 % faster)."""
         self.directory = directory
-        self.levels = (9, 3) if level is None else (level, level)
+        self.levels = (9, 1) if level is None else (level, level)
         self._dicts: dict[int, zstandard.ZstdCompressionDict] = {}
         self._compressors: dict[tuple[int, int], zstandard.ZstdCompressor] = {}
         self._decompressors: dict[int, zstandard.ZstdDecompressor] = {}
@@ -101,13 +102,19 @@ class Codec:
 
         A record is stored raw when compression would not make it smaller.
         """
+        return self.bodies(records, self.frames(records, ordinal), ordinal)
+
+    def frames(self, records: list[bytes], ordinal: int | None) -> list[bytes]:
+        """The zstd frames of ``records`` (the C part of encoding: runs without the GIL)."""
         comp = self._compressor(ordinal, self.levels[len(records) >= _SMALL_BATCH])
         if len(records) >= _MULTI_MIN and hasattr(comp, "multi_compress_to_buffer"):
             threads = min(4, os.cpu_count() or 1)
             col = comp.multi_compress_to_buffer(records, threads=threads)
-            frames = [col[i].tobytes() for i in range(len(records))]
-        else:
-            frames = [comp.compress(r) for r in records]
+            return [col[i].tobytes() for i in range(len(records))]
+        return [comp.compress(r) for r in records]
+
+    def bodies(self, records: list[bytes], frames: list[bytes], ordinal: int | None) -> list[bytes]:
+        """Entry bodies from records and their frames: each the smaller of zstd and raw."""
         ref = fmt.encode_varint(0 if ordinal is None else ordinal + 1)
         headers, zstd, raw = _HEADERS, fmt.KIND_ZSTD, fmt.KIND_RAW
         extra = len(ref)

@@ -144,13 +144,14 @@ class ChainWriter:
                 self._add(encode(part))
             else:  # compress the next chunk on another core while this one is chained
                 chunks = [part[i : i + _PIPELINE_CHUNK] for i in range(0, len(part), _PIPELINE_CHUNK)]
+                ordinal = ndicts - 1 if ndicts else None
                 with ThreadPoolExecutor(1) as pool:
-                    ahead = pool.submit(encode, chunks[0])
+                    ahead = pool.submit(self.codec.frames, chunks[0], ordinal)
                     for i in range(len(chunks)):
-                        bodies = ahead.result()
+                        frames = ahead.result()
                         if i + 1 < len(chunks):
-                            ahead = pool.submit(encode, chunks[i + 1])
-                        self._add(bodies)
+                            ahead = pool.submit(self.codec.frames, chunks[i + 1], ordinal)
+                        self._add(self.codec.bodies(chunks[i], frames, ordinal))
             pos += take
 
     def _add(self, bodies: list[bytes]) -> None:
