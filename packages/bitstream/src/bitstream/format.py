@@ -101,6 +101,9 @@ def decode_varint(buf: bytes, pos: int) -> tuple[int, int] | None:
     return None
 
 
+HEADERS = [encode_varint(v) for v in range(16384)]  # every 1- and 2-byte entry header
+
+
 def entry_body(kind: int, payload: bytes) -> bytes:
     """Header varint (payload length << 2 | kind) followed by the payload."""
     return encode_varint(len(payload) << 2 | kind) + payload
