@@ -82,6 +82,11 @@ def test_registered_secrets_vanish_everywhere() -> None:
     assert r.redact_text("abc") == "abc"
 
 
+def test_a_registered_secret_used_as_a_key_is_hidden() -> None:
+    r = Redactor(["00000123"])
+    assert r.redact({"00000123": None, "ok": 1}) == {REDACTED: None, "ok": 1}
+
+
 def test_login_credential_keeps_only_the_account() -> None:
     r = Redactor()
     args = ["user@example.com:hunter2", "--replace", "--device=cli", "--ttl=3600"]

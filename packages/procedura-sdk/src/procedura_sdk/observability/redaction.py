@@ -127,9 +127,7 @@ class Redactor:
     # -- values ---------------------------------------------------------------
     def redact_text(self, text: str) -> str:
         """Apply the value rules to one string."""
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            if secret in text:
-                text = text.replace(secret, REDACTED)
+        text = self._hide_secrets(text)
         # Each rule needs a character most strings lack; testing for it first keeps
         # the common case (ids, timestamps, names) free of regular expressions.
         if ":" in text and ('"' in text or "'" in text):
@@ -152,13 +150,24 @@ class Redactor:
             )
         return text
 
+    def _hide_secrets(self, text: str) -> str:
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return text
+
     def redact(self, value: Any) -> Any:
-        """A redacted deep copy of a JSON-like value (dicts, lists, tuples, strings, scalars)."""
+        """A redacted deep copy of a JSON-like value (dicts, lists, tuples, strings, scalars).
+
+        Keys keep their text, except that registered secrets are hidden in them too
+        (a token can be a key: sessions keyed by token)."""
         if isinstance(value, str):
             return self.redact_text(value)
         if isinstance(value, Mapping):
             return {
-                k: (REDACTED if is_sensitive_key(k) else self.redact(v)) for k, v in value.items()
+                (self._hide_secrets(k) if self._secrets and isinstance(k, str) else k):
+                    (REDACTED if is_sensitive_key(k) else self.redact(v))
+                for k, v in value.items()
             }
         if isinstance(value, (list, tuple)):
             return [self.redact(v) for v in value]
