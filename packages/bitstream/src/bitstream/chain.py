@@ -281,8 +281,9 @@ class BitStream(ChainWriter):
                 del self._mem_index[i]
 
     def refresh(self) -> None:
-        """See records other processes appended. Every read call already does this (it costs
-        one ``pread``), so this is only needed before inspecting ``head`` in a tight loop."""
+        """See records other processes appended. Every read call (``len``, ``read``, ``tail``,
+        ``iter``, ``head``) already does this first, for one ``pread``: calling it is never
+        required, only explicit."""
         with self._mutex:
             self._refresh()
 

@@ -89,7 +89,7 @@ class ChainWriter:
             self._flock.release()
 
     def _catch_up(self) -> None:
-        """Under the lock: see others' appends, cut a torn tail, finish an interrupted rotation."""
+        """Under the lock: see others' appends, cut a torn tail, or note damage to refuse."""
         self._damage = None
         stop = self._walk(self._tip)
         if stop is None and not self._end_checked:
