@@ -4,7 +4,7 @@
 performs in order: send a text frame, sleep, or abort the connection. It
 applies authentication, runs the module and injects the faults in force; it
 never touches a socket or a clock, so every answer can be checked without a
-server (see STYLE.md on websockets' sans-I/O core).
+server (the sans-I/O design of the websockets library).
 """
 
 from __future__ import annotations

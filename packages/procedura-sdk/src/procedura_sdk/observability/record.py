@@ -13,7 +13,7 @@ from typing import Any
 
 SCHEMA_VERSION = 1
 
-# The statuses a record can end in (PROTOCOL.md, "event record").
+# The statuses a record can end in (event.schema.json, "status").
 STATUSES = ("ack", "running", "finished", "error", "timeout")
 
 
