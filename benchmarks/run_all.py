@@ -1,7 +1,8 @@
 """Run every benchmark in this folder, one after another, and keep their output.
 
 Each benchmark measures its figures against baselines side by side in one run
-and prints a table and a JSON line; this runner only sequences them (never in
+and prints a table (whether each target was met) and JSON; it exits non-zero
+only when it could not run. This runner only sequences them (never in
 parallel, so they do not disturb each other) and saves the output under
 ``benchmarks/results/`` (ignored by git).
 
