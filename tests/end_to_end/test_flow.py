@@ -86,6 +86,21 @@ def test_the_same_redacted_event_is_in_the_chain_and_events_json(logged_in):
     assert echo["msg_id"] and echo["ack_ts"] and echo["final_ts"]
 
 
+def test_secrets_passed_to_a_module_never_reach_the_disk(logged_in):
+    """echo returns its arguments, so the secret is in the request, the result and the
+    record; the decoded chain, events.json and every raw file must all lack it."""
+    secret = "pass-through-s3cret-9f2c"
+    done = logged_in.procedura("run", "echo", f"--password={secret}", "--api-key", secret, "ok")
+    assert done.returncode == 0, done.stderr
+    assert secret in done.stdout  # the user asked for it on standard output: theirs to see
+    (event,) = [e for e in logged_in.chain() if e["cmd"] == "echo"]
+    assert event["args"] == ["--password=<redacted>", "--api-key", "<redacted>", "ok"]
+    assert secret not in json.dumps(logged_in.chain()) + json.dumps(logged_in.events_json())
+    for path in logged_in.data.rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
+
+
 def test_stats_and_last_login_are_counted(logged_in):
     logged_in.procedura("run", "echo")
     logged_in.procedura("run", "echo")

@@ -73,6 +73,14 @@ def test_key_value_pairs_in_text() -> None:
     assert r.redact_text('{"api_key": "a\\"b", "ok": 1}') == f'{{"api_key": "{REDACTED}", "ok": 1}}'
 
 
+def test_secret_flags_inside_text_and_results() -> None:
+    r = Redactor()
+    assert r.redact({"args": ["--password=hunter2", "hi"]}) == {"args": [f"--password={REDACTED}", "hi"]}
+    assert r.redact_text("ran with -token=abc and --tokens-used=3") == (
+        f"ran with -token={REDACTED} and --tokens-used=3"
+    )
+
+
 def test_registered_secrets_vanish_everywhere() -> None:
     r = Redactor()
     token = "Zm9vYmFyLXNlc3Npb24tdG9rZW4"
@@ -165,3 +173,14 @@ def test_anchored_patterns_still_match_inside_text() -> None:
     assert r.redact_text("x.password=1") == f"x.password={REDACTED}"
     # a value runs to the next & ; , or space: redacting a trailing bracket beats leaking a password
     assert r.redact_text("(password=a)b c") == f"(password={REDACTED} c"
+
+
+def test_values_hidden_in_the_arguments_are_hidden_in_the_rest_of_the_record() -> None:
+    r = Redactor()
+    record = {"args": [], "result_summary": {"args": ["--api-key", "k-12345", "x"]}, "note": "k-12345!"}
+    out = r.redact_record(record, "echo", ["--api-key", "k-12345", "x"])
+    assert out["args"] == ["--api-key", REDACTED, "x"]
+    assert out["result_summary"] == {"args": ["--api-key", REDACTED, "x"]}
+    assert out["note"] == f"{REDACTED}!"
+    # scoped to that record: the shared redactor did not learn the value
+    assert r.redact_text("k-12345") == "k-12345"

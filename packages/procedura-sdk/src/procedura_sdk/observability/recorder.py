@@ -103,9 +103,7 @@ class Recorder:
 
     def redact_event(self, record: EventRecord) -> dict[str, Any]:
         """The schema-1 mapping of ``record`` with every redaction rule applied."""
-        event = record.to_dict()
-        event["args"] = self.redactor.redact_args(record.cmd, record.args)
-        return self.redactor.redact(event)
+        return self.redactor.redact_record(record.to_dict(), record.cmd, record.args)
 
     def flush(self) -> None:
         """Wait until everything recorded so far is written; report what could not be."""

@@ -15,7 +15,9 @@ Three rules, written down in the package README and tested one by one:
 * **Arguments.** The credential of ``login_password`` keeps only its account
   (``user@example.com:<redacted>``; an encoded credential is hidden whole);
   ``--flag=value`` and ``--flag value`` pairs whose flag name is a sensitive key
-  lose their value.
+  lose their value, and in a whole record (:meth:`Redactor.redact_record`) the
+  values hidden there are hidden wherever else they appear (a module may echo
+  its arguments back).
 * **Values.** In every string: URL userinfo passwords
   (``wss://user:<redacted>@host``), ``Bearer``/``Basic`` credentials,
   ``key=value`` pairs with a sensitive key (query strings, ``--password=x``),
@@ -78,7 +80,10 @@ _AUTH_SCHEME = re.compile(r"\b(?P<scheme>Bearer|Basic|Token)(?P<sep>\s+)(?P<cred
 _QUOTED_PAIR = re.compile(
     r"(?P<q>[\"'])(?P<key>[^\"'\s]{1,64})(?P=q)(?P<sep>\s*:\s*)(?P<vq>[\"'])(?P<value>(?:\\.|(?!(?P=vq)).)*)(?P=vq)"
 )
-_KEY_VALUE = re.compile(r"(?<![A-Za-z0-9_.\-])(?P<key>[A-Za-z][A-Za-z0-9_.\-]*)(?P<eq>=)(?P<value>[^&;,\s]+)")
+# A key may be written as a command-line flag (``--password=x``), hence the dashes.
+_KEY_VALUE = re.compile(
+    r"(?<![A-Za-z0-9_.\-])(?P<dashes>-{0,2})(?P<key>[A-Za-z][A-Za-z0-9_.\-]*)(?P<eq>=)(?P<value>[^&;,\s]+)"
+)
 
 
 def key_words(key: str) -> list[str]:
@@ -146,7 +151,8 @@ class Redactor:
             )
         if "=" in text:
             text = _KEY_VALUE.sub(
-                lambda m: f"{m['key']}={REDACTED}" if is_sensitive_key(m["key"]) else m[0], text
+                lambda m: f"{m['dashes']}{m['key']}={REDACTED}" if is_sensitive_key(m["key"]) else m[0],
+                text,
             )
         return text
 
@@ -174,9 +180,14 @@ class Redactor:
         return value
 
     # -- arguments ------------------------------------------------------------
-    def redact_args(self, cmd: str, args: Iterable[Any]) -> list[Any]:
-        """A module's argument list with credentials and secret-bearing flags hidden."""
+    def redact_args(self, cmd: str, args: Iterable[Any], hidden: list[str] | None = None) -> list[Any]:
+        """A module's argument list with credentials and secret-bearing flags hidden.
+
+        What was hidden is appended to ``hidden`` when given, so that the caller can
+        hide the same values wherever else they appear (a module may echo them back).
+        """
         out: list[Any] = []
+        found: list[str] = []
         hide_next = False
         for index, arg in enumerate(args):
             if not isinstance(arg, str):
@@ -185,22 +196,37 @@ class Redactor:
                 continue
             if hide_next:
                 out.append(REDACTED)
+                found.append(arg)
                 hide_next = False
                 continue
             if index == 0 and cmd in CREDENTIAL_MODULES and not arg.startswith("-"):
                 out.append(redact_credential(arg))
+                found.append(arg)
+                found.append(arg.partition(":")[2])
                 continue
             if arg.startswith("-"):
-                name, eq, _value = arg.lstrip("-").partition("=")
+                name, eq, value = arg.lstrip("-").partition("=")
                 if is_sensitive_key(name):
                     if eq:
                         out.append(f"{arg.split('=', 1)[0]}={REDACTED}")
+                        found.append(value)
                     else:
                         out.append(arg)
                         hide_next = True
                     continue
             out.append(self.redact_text(arg))
+        if hidden is not None:
+            hidden.extend(f for f in found if f)
         return out
+
+    def redact_record(self, record: dict[str, Any], cmd: str, args: Iterable[Any]) -> dict[str, Any]:
+        """A whole record redacted: its ``args`` by the argument rules, everything else by the
+        key and value rules, and the values hidden in the arguments wherever else they appear."""
+        hidden: list[str] = []
+        record = dict(record)
+        record["args"] = self.redact_args(cmd, args, hidden)
+        scoped = Redactor([*self._secrets, *hidden], min_secret_length=4) if hidden else self
+        return scoped.redact(record)
 
 
 def redact_credential(credential: str) -> str:
