@@ -267,3 +267,27 @@ _EXITING_WRITER = textwrap.dedent(
 def test_background_records_reach_the_disk_at_interpreter_exit(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-c", _EXITING_WRITER, str(tmp_path)], check=True, timeout=120)
     assert len(_chain_events(DataPaths.from_env(tmp_path))) == 50
+
+
+_FORKING_WRITER = textwrap.dedent(
+    """
+    import os, sys
+    from procedura_sdk.observability import DataPaths, EventRecord, Recorder, utc_now_iso
+    rec = Recorder(DataPaths.from_env(sys.argv[1]), background=True, log_files=False)
+    rec.record(EventRecord(cmd="echo", args=["parent"], ts=utc_now_iso(), status="finished"))
+    rec.flush()
+    pid = os.fork()
+    if pid == 0:  # the child has no writer thread: its records must still be written
+        rec.record(EventRecord(cmd="echo", args=["child"], ts=utc_now_iso(), status="finished"))
+        os._exit(0)
+    os.waitpid(pid, 0)
+    rec.close()
+    """
+)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_forked_child_records_without_the_parents_writer_thread(tmp_path: Path) -> None:
+    subprocess.run([sys.executable, "-c", _FORKING_WRITER, str(tmp_path)], check=True, timeout=120)
+    args = [e["args"] for e in _chain_events(DataPaths.from_env(tmp_path))]
+    assert args == [["parent"], ["child"]]

@@ -132,9 +132,9 @@ class Recorder:
 
     # -- writing -------------------------------------------------------------------
     def _submit(self, item: tuple[str, Any]) -> None:
-        if self._writer is not None:
+        if self._writer is not None and self._writer.alive:
             self._writer.put(item)
-        else:
+        else:  # inline mode, or a forked child, which has no writer thread
             self._write_batch([item])
         self._emit_problems()
 
@@ -239,6 +239,10 @@ class _Writer:
         self._thread = threading.Thread(target=self._run, name="procedura-recorder", daemon=True)
         self._thread.start()
         _live_writers.add(self)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
 
     def put(self, item: tuple[str, Any]) -> None:
         with self._cond:
