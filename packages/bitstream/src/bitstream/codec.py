@@ -115,7 +115,8 @@ class Codec:
     def bodies(self, records: list[bytes], frames: list[bytes], ordinal: int | None) -> list[bytes]:
         """Entry bodies from records and their frames: each the smaller of zstd and raw."""
         ref = fmt.encode_varint(0 if ordinal is None else ordinal + 1)
-        headers, zstd, raw = fmt.HEADERS, fmt.KIND_ZSTD, fmt.KIND_RAW
+        known, header = fmt.ENTRY_HEADERS.get, fmt.entry_header
+        zstd, raw = fmt.KIND_ZSTD, fmt.KIND_RAW
         extra = len(ref)
         out = []
         append = out.append
@@ -123,10 +124,10 @@ class Codec:
             n = len(frame) + extra
             if n < len(rec):
                 v = n << 2 | zstd
-                append((headers[v] if v < 16384 else fmt.encode_varint(v)) + ref + frame)
+                append((known(v) or header(v)) + ref + frame)
             else:
                 v = len(rec) << 2 | raw
-                append((headers[v] if v < 16384 else fmt.encode_varint(v)) + rec)
+                append((known(v) or header(v)) + rec)
         return out
 
     def decode(self, kind: int, payload: bytes, seq: int) -> bytes:

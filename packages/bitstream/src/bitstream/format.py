@@ -101,7 +101,20 @@ def decode_varint(buf: bytes, pos: int) -> tuple[int, int] | None:
     return None
 
 
-HEADERS = [encode_varint(v) for v in range(16384)]  # every 1- and 2-byte entry header
+ENTRY_HEADERS: dict[int, bytes] = {}  # 1- and 2-byte entry headers met so far (v < 16384)
+
+
+def entry_header(value: int) -> bytes:
+    """``encode_varint(value)``, memoised for the short headers every entry starts with.
+
+    Filled on demand rather than precomputed, so that a process appending one record
+    (a CLI command) does not pay for 16,384 headers at import."""
+    header = ENTRY_HEADERS.get(value)
+    if header is None:
+        header = encode_varint(value)
+        if value < 16384:
+            ENTRY_HEADERS[value] = header
+    return header
 
 
 def entry_body(kind: int, payload: bytes) -> bytes:
