@@ -49,7 +49,8 @@ class JsonArrayFile:
 
     # -- writing ----------------------------------------------------------------
     def append(self, element: Any) -> None:
-        """Append one element (anything ``json.dumps`` accepts)."""
+        """Append one element (anything ``json.dumps`` accepts; the constant-cost path
+        recognises a file whose last element is a JSON object, as records are)."""
         self.extend([element])
 
     def extend(self, elements: Iterable[Any]) -> None:
