@@ -184,3 +184,38 @@ def test_values_hidden_in_the_arguments_are_hidden_in_the_rest_of_the_record() -
     assert out["note"] == f"{REDACTED}!"
     # scoped to that record: the shared redactor did not learn the value
     assert r.redact_text("k-12345") == "k-12345"
+
+
+def test_a_login_record_redacted_twice_keeps_its_account() -> None:
+    """The agent redacts the credential before the recorder redacts the whole record again."""
+    r = Redactor()
+    once = r.redact_args("login_password", ["user@example.com:hunter2", "--replace"])
+    record = {"args": once, "result_summary": {"account": "user@example.com"}}
+    twice = r.redact_record(record, "login_password", once)
+    assert twice["args"] == ["user@example.com:<redacted>", "--replace"]
+    assert twice["result_summary"] == {"account": "user@example.com"}
+
+
+arg_lists = st.lists(
+    st.sampled_from(["--password=pw1234", "--token", "tok-123456", "user@example.com:hunter2", "b64:abcd",
+                     "--n", "4", "plain", "--api-key", "k-999999", "x=1"]),
+    max_size=6,
+)
+
+
+@given(st.sampled_from(["login_password", "echo"]), arg_lists)
+def test_redact_record_is_idempotent(cmd: str, args: list[str]) -> None:
+    r = Redactor()
+    record = {"args": list(args), "result_summary": {"echo": list(args)}}
+    once = r.redact_record(record, cmd, args)
+    assert r.redact_record(once, cmd, once["args"]) == once
+    secrets = {"pw1234"} if "--password=pw1234" in args else set()
+    takes_value = False  # a value after its flag is secret everywhere in the record
+    for arg in args:
+        if takes_value and arg in ("tok-123456", "k-999999"):
+            secrets.add(arg)
+        takes_value = not takes_value and arg in ("--token", "--api-key")
+    if cmd == "login_password" and args[:1] == ["user@example.com:hunter2"]:
+        secrets.add("hunter2")
+    for secret in secrets:
+        assert secret not in json.dumps(once)

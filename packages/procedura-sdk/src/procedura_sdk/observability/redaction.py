@@ -200,9 +200,9 @@ class Redactor:
                 hide_next = False
                 continue
             if index == 0 and cmd in CREDENTIAL_MODULES and not arg.startswith("-"):
-                out.append(redact_credential(arg))
-                found.append(arg)
-                found.append(arg.partition(":")[2])
+                shown = redact_credential(arg)
+                out.append(shown)
+                found.append(arg if shown == REDACTED else arg.partition(":")[2])
                 continue
             if arg.startswith("-"):
                 name, eq, value = arg.lstrip("-").partition("=")
@@ -215,8 +215,8 @@ class Redactor:
                         hide_next = True
                     continue
             out.append(self.redact_text(arg))
-        if hidden is not None:
-            hidden.extend(f for f in found if f)
+        if hidden is not None:  # what was already redacted is no secret (and must stay readable)
+            hidden.extend(f for f in found if f and REDACTED not in f)
         return out
 
     def redact_record(self, record: dict[str, Any], cmd: str, args: Iterable[Any]) -> dict[str, Any]:
