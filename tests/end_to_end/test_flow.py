@@ -74,6 +74,7 @@ def test_the_same_redacted_event_is_in_the_chain_and_events_json(logged_in):
     assert [e["cmd"] for e in chain] == ["login_password", "echo", "worldstate_snapshot"]
     login = chain[0]
     assert PASSWORD not in json.dumps(login)
+    assert login["args"][0] == "demo@procedura.dev:<redacted>"  # the account stays readable
     token = logged_in.token_file.read_text().strip()
     for path in logged_in.data.rglob("*"):
         if path.is_file():
