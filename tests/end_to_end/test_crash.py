@@ -32,7 +32,7 @@ def test_killed_commands_leave_every_store_readable_and_consistent(logged_in):
         for process in processes:
             if process.poll() is None:
                 process.kill()
-        for tag, process in zip(tags, processes):
+        for tag, process in zip(tags, processes, strict=True):
             process.communicate(timeout=60)
             if process.returncode == 0:
                 finished.append(tag)
