@@ -7,6 +7,7 @@ A mixin: it works on the state BitStream sets up (the tip, the segment files, th
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import hashlib
 import os
@@ -251,10 +252,18 @@ class ChainWriter:
         followed by zeros (see FORMAT.md)."""
         new = min(end + _PREALLOC_STEP, max(end, self.segment_bytes))
         pos = end
-        while pos < new:
-            n = min(new - pos, len(_ZEROS))
-            storage.pwrite_all(fd, _ZEROS if n == len(_ZEROS) else _ZEROS[:n], pos)
-            pos += n
+        try:
+            while pos < new:
+                n = min(new - pos, len(_ZEROS))
+                storage.pwrite_all(fd, _ZEROS if n == len(_ZEROS) else _ZEROS[:n], pos)
+                pos += n
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+            # No room for the reserve, but the data fits: go on without it. The file
+            # then ends at the data, which FORMAT.md allows, and fdatasync persists its size.
+            os.ftruncate(fd, end)
+            new = end
         self._alloc = new
 
     def _cut_back(self, fd: int, start: int, length: int, size_before: int | None) -> None:
