@@ -291,3 +291,53 @@ def test_a_forked_child_records_without_the_parents_writer_thread(tmp_path: Path
     subprocess.run([sys.executable, "-c", _FORKING_WRITER, str(tmp_path)], check=True, timeout=120)
     args = [e["args"] for e in _chain_events(DataPaths.from_env(tmp_path))]
     assert args == [["parent"], ["child"]]
+
+
+def test_a_log_file_that_cannot_be_written_warns_once_without_a_traceback(tmp_path: Path, capfd) -> None:
+    paths = DataPaths.from_env(tmp_path)
+    (paths.system_logs / "procedura.log").mkdir(parents=True)  # in the way of the log file
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with Recorder(paths) as rec:
+                rec.record(_record())
+                rec.record(_record())
+        messages = [str(w.message) for w in caught if issubclass(w.category, RecordingWarning)]
+        assert len([m for m in messages if "procedura.log" in m]) == 1, messages
+        assert "Logging error" not in capfd.readouterr().err
+        assert len(_chain_events(paths)) == 2  # the records themselves were written
+    finally:
+        detach_log_files(paths)
+
+
+def test_an_append_cut_short_by_a_full_disk_leaves_the_array_as_it_was(tmp_path: Path, monkeypatch) -> None:
+    """ENOSPC part-way through the write (injected at os.pwrite: a full disk cannot be made
+    here portably; tests/bitstream/test_disk_full_real.py shows the real one for the chain)."""
+    import errno
+    import os as os_module
+
+    from procedura_sdk.observability import JsonArrayFile
+    from procedura_sdk.observability import json_array as json_array_module
+
+    path = tmp_path / "events.json"
+    target = JsonArrayFile(path)
+    target.extend([{"n": 1}, {"n": 2}])
+    before = path.read_bytes()
+    real_pwrite = os_module.pwrite
+    calls = {"n": 0}
+
+    def pwrite_then_full(fd, data, offset):
+        calls["n"] += 1
+        if calls["n"] == 1:  # the append's first write lands only in part
+            return real_pwrite(fd, bytes(data)[: len(data) // 2], offset)
+        if calls["n"] == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_pwrite(fd, data, offset)  # restoring the old tail
+
+    monkeypatch.setattr(json_array_module.os, "pwrite", pwrite_then_full)
+    with pytest.raises(OSError):
+        target.append({"n": 3, "pad": "x" * 100})
+    monkeypatch.setattr(json_array_module.os, "pwrite", real_pwrite)
+    assert path.read_bytes() == before
+    target.append({"n": 4})
+    assert json.loads(path.read_text()) == [{"n": 1}, {"n": 2}, {"n": 4}]

@@ -15,7 +15,8 @@ Layout written by this module (any valid JSON array is accepted on input)::
 Each element is one line. A writer that died mid-append (power loss; a killed
 process finishes its ``write`` call) leaves a torn last line: the next append
 cuts the file back to the last complete element, restores the bracket and
-reports what it cut. A file that is not a JSON array at all is moved aside,
+reports what it cut. An append that fails part-way (a full disk) puts the old
+tail back before raising. A file that is not a JSON array at all is moved aside,
 never overwritten, a new array is started, and the caller is told where the old
 file went (see ``repairs``). POSIX only (``pread``/``pwrite``).
 """
@@ -72,10 +73,23 @@ class JsonArrayFile:
                 close_at, has_elements = found
                 body = b",\n".join(lines)
                 chunk = (b",\n" if has_elements else b"") + body + b"\n]\n"
-                _pwrite_all(fd, chunk, close_at)
-                os.ftruncate(fd, close_at + len(chunk))
+                self._write_at_close(fd, close_at, chunk)
             finally:
                 os.close(fd)
+
+    def _write_at_close(self, fd: int, close_at: int, chunk: bytes) -> None:
+        """Overwrite the closing bracket with ``chunk``; if that fails part-way (a full disk),
+        put the old tail back, so the file is the valid array it was before the append."""
+        size = os.fstat(fd).st_size
+        old_tail = os.pread(fd, size - close_at, close_at)  # "]\n": a few bytes
+        try:
+            _pwrite_all(fd, chunk, close_at)
+            os.ftruncate(fd, close_at + len(chunk))
+        except OSError:
+            # The old tail's blocks are still the file's, so restoring it needs no new space.
+            os.ftruncate(fd, size)
+            _pwrite_all(fd, old_tail, close_at)
+            raise
 
     def rewrite(self, elements: Iterable[Any]) -> int:
         """Replace the whole file atomically with ``elements`` (used to rebuild from the chain)."""

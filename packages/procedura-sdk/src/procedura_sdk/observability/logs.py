@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import sys
 import threading
+import warnings
 from pathlib import Path
 
 from .paths import DataPaths
@@ -41,6 +43,34 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class LogFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log file whose write failures (a full disk) become one warning naming the
+    file, instead of the logging module's traceback on the user's terminal."""
+
+    def __init__(self, path: Path, *, level: int, redactor: Redactor) -> None:
+        super().__init__(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8", delay=True)
+        self.setLevel(level)
+        self.addFilter(RedactingFilter(redactor))
+        self.setFormatter(logging.Formatter(_FORMAT))
+        self._warned = False
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if self._warned:  # said once for this file; repeating it per line would drown the output
+            return
+        self._warned = True
+        from .recorder import RecordingWarning
+
+        exc = sys.exc_info()[1]
+        warnings.warn(
+            RecordingWarning(
+                f"Procedura could not write its log {self.baseFilename} "
+                f"({type(exc).__name__}: {exc}); further failures of this file are not repeated. "
+                "Free space or fix permissions there to resume logging."
+            ),
+            stacklevel=2,
+        )
+
+
 def attach_log_files(paths: DataPaths, redactor: Redactor = default_redactor) -> None:
     """Write the SDK's logs under ``paths.logs`` (once per data root; safe to call again).
 
@@ -52,18 +82,10 @@ def attach_log_files(paths: DataPaths, redactor: Redactor = default_redactor) ->
             return
         paths.system_logs.mkdir(parents=True, exist_ok=True)
         paths.failure_logs.mkdir(parents=True, exist_ok=True)
-        handlers: list[logging.Handler] = []
-        for path, level in (
-            (paths.system_logs / "procedura.log", logging.INFO),
-            (paths.failure_logs / "failures.log", logging.ERROR),
-        ):
-            handler = logging.handlers.RotatingFileHandler(
-                path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8", delay=True
-            )
-            handler.setLevel(level)
-            handler.addFilter(RedactingFilter(redactor))
-            handler.setFormatter(logging.Formatter(_FORMAT))
-            handlers.append(handler)
+        handlers: list[logging.Handler] = [
+            LogFileHandler(paths.system_logs / "procedura.log", level=logging.INFO, redactor=redactor),
+            LogFileHandler(paths.failure_logs / "failures.log", level=logging.ERROR, redactor=redactor),
+        ]
         logger = logging.getLogger(SDK_LOGGER)
         if logger.level == logging.NOTSET:
             logger.setLevel(logging.INFO)
