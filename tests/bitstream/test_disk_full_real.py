@@ -7,34 +7,15 @@ injected-fault tests in test_errors.py still cover the error path).
 from __future__ import annotations
 
 import os
-import subprocess
-import tempfile
-from pathlib import Path
 
 import pytest
 from bitstream import BitStream, DiskFullError
 
 
-@pytest.fixture
-def tiny_disk():
-    mountpoint = Path(tempfile.mkdtemp(prefix="bitstream-tiny-"))
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mountpoint)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if mounted.returncode != 0:
-        mountpoint.rmdir()
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip() or mounted.returncode}")
-    try:
-        yield mountpoint
-    finally:
-        subprocess.run(["umount", str(mountpoint)], check=False)
-        mountpoint.rmdir()
-
-
-def test_appends_fit_on_a_nearly_full_disk_then_fail_cleanly(tiny_disk: Path) -> None:
+def test_appends_fit_on_a_nearly_full_disk_then_fail_cleanly(small_filesystem) -> None:
     """Less room than the writer's 1 MiB zero reserve still takes records; once the device is
     truly full, the append raises DiskFullError, and every record before it stays readable."""
+    tiny_disk = small_filesystem("256k").path
     written: list[bytes] = []
     with BitStream(tiny_disk / "chain") as chain:
         with pytest.raises(DiskFullError):

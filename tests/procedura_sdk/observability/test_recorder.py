@@ -341,3 +341,21 @@ def test_an_append_cut_short_by_a_full_disk_leaves_the_array_as_it_was(tmp_path:
     assert path.read_bytes() == before
     target.append({"n": 4})
     assert json.loads(path.read_text()) == [{"n": 1}, {"n": 2}, {"n": 4}]
+
+
+def test_events_can_be_read_from_a_read_only_filesystem(small_filesystem) -> None:
+    fs = small_filesystem("20m")
+    paths = DataPaths.from_env(fs.path)
+    with Recorder(paths, log_files=False) as rec:
+        rec.record(_record(msg_id="0000000a"))
+        rec.record(_record(msg_id="0000000b"))
+    with fs.read_only():
+        log = EventLog(paths)
+        assert [e["msg_id"] for e in log.last(1)] == ["0000000b"]
+        assert [e["msg_id"] for e in log] == ["0000000a", "0000000b"]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with Recorder(paths, log_files=False) as rec:
+                rec.record(_record(msg_id="0000000c"))  # cannot be written: warned, not raised
+        assert caught and all(issubclass(w.category, RecordingWarning) for w in caught)
+    assert [e["msg_id"] for e in EventLog(paths)] == ["0000000a", "0000000b"]

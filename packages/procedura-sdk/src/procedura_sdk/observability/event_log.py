@@ -36,7 +36,7 @@ class EventLog:
                 "--root / PROCEDURA_DATA_ROOT at the directory that holds runtime_ram/."
             )
         try:
-            return BitStream(self.paths.events_chain)
+            return BitStream(self.paths.events_chain, readonly=True)
         except BitStreamError as exc:
             raise EventLogError(f"Cannot open the event chain at {self.paths.events_chain}: {exc}") from exc
 

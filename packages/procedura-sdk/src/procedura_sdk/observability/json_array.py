@@ -108,6 +108,10 @@ class JsonArrayFile:
             os.replace(tmp, self.path)
         return count
 
+    def close(self) -> None:
+        """Release the lock file's descriptor (the file stays usable: the next append reopens it)."""
+        self._lock.close()
+
     # -- reading ----------------------------------------------------------------
     def read(self) -> list[Any]:
         """The whole array (raises ``JsonArrayError`` if the file is not a JSON array)."""

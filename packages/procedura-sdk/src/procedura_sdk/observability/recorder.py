@@ -122,6 +122,8 @@ class Recorder:
                 setattr(self, name, None)
                 if store is not None:
                     self._guard(name.strip("_"), self.paths.runtime, store.close)
+            self.events.close()
+            self.errors.close()
         self._emit_problems()
 
     def __enter__(self) -> Recorder:
