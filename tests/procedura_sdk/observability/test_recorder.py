@@ -359,3 +359,18 @@ def test_events_can_be_read_from_a_read_only_filesystem(small_filesystem) -> Non
                 rec.record(_record(msg_id="0000000c"))  # cannot be written: warned, not raised
         assert caught and all(issubclass(w.category, RecordingWarning) for w in caught)
     assert [e["msg_id"] for e in EventLog(paths)] == ["0000000a", "0000000b"]
+
+
+def test_a_lost_events_json_is_reported_with_the_way_back(paths: DataPaths) -> None:
+    with Recorder(paths, log_files=False) as rec:
+        rec.record(_record(msg_id="00000001"))
+        rec.record(_record(msg_id="00000002"))
+    paths.events_json.unlink()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with Recorder(paths, log_files=False) as rec:
+            rec.record(_record(msg_id="00000003"))
+    (message,) = [str(w.message) for w in caught if issubclass(w.category, RecordingWarning)]
+    assert "2 earlier events are in the chain" in message and "--rebuild-json" in message
+    assert EventLog(paths).rebuild_mirrors() == (3, 0)
+    assert [e["msg_id"] for e in json.loads(paths.events_json.read_text())] == ["00000001", "00000002", "00000003"]

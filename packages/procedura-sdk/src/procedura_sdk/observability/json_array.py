@@ -47,6 +47,7 @@ class JsonArrayFile:
         self.path = Path(path)
         self._lock = FileLock(self.path.with_name(f".{self.path.name}.lock"))
         self.repairs: list[str] = []  # what the last append had to repair, for the caller to report
+        self.started = False  # whether the last append began a new (empty or missing) file
 
     # -- writing ----------------------------------------------------------------
     def append(self, element: Any) -> None:
@@ -60,6 +61,7 @@ class JsonArrayFile:
         if not lines:
             return
         self.repairs = []
+        self.started = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -141,6 +143,7 @@ class JsonArrayFile:
         size = os.fstat(fd).st_size
         if size == 0:
             _pwrite_all(fd, _EMPTY, 0)
+            self.started = True
             return 2, False  # the bracket after "[\n"
         probe = min(size, _TAIL_PROBE)
         stripped = os.pread(fd, probe, size - probe).rstrip()

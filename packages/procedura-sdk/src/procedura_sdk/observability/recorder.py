@@ -150,6 +150,12 @@ class Recorder:
                 self._guard("event chain", self.paths.events_chain,
                             lambda: self._open_chain().append_many(encode_event(e) for e in events))
                 self._append_json(self.events, events)
+                if self.events.started and self._chain is not None and len(self._chain) > len(events):
+                    self._problems.append(
+                        f"{self.paths.events_json} was missing and has been started anew; the "
+                        f"{len(self._chain) - len(events)} earlier events are in the chain. "
+                        "`procedura events --rebuild-json` puts them back."
+                    )
                 if failures:
                     self._append_json(self.errors, failures)
                 self._guard("state store", self.paths.state,
