@@ -74,10 +74,11 @@ class EventLog:
                 raise self._damaged(exc) from exc
 
     def _damaged(self, exc: Exception) -> EventLogError:
-        return EventLogError(
-            f"The event chain at {self.paths.events_chain} is damaged: {exc}. "
-            "Run `python -m bitstream verify` on it for the exact position."
+        reason = str(exc).rstrip(".")
+        hint = "" if "bitstream verify" in reason else (
+            " Run `python -m bitstream verify` on it for the exact position."
         )
+        return EventLogError(f"The event chain at {self.paths.events_chain} is damaged: {reason}.{hint}")
 
     def rebuild_mirrors(self) -> tuple[int, int]:
         """Rewrite ``events.json`` and ``errors.json`` from the chain; returns their lengths."""
