@@ -137,3 +137,14 @@ def test_python_dash_m_is_the_same_command(logged_in):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"args": ["x"]}
+
+
+def test_a_login_whose_token_cannot_be_saved_fails_and_says_what_to_fix(workspace, devserver):
+    devserver()
+    blocker = workspace.root / "not-a-directory"
+    blocker.write_text("")
+    workspace.env["PROCEDURA_TOKEN_FILE"] = str(blocker / "token")
+    done = workspace.procedura("login", "-", input=DEMO + "\n")
+    assert done.returncode == 1
+    assert "PROCEDURA_TOKEN_FILE" in done.stderr and "None" not in done.stderr
+    assert "could not be saved" in done.stderr

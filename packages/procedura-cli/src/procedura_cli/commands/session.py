@@ -61,6 +61,14 @@ def login(settings: Settings, credential: str | None, attach: bool, device: str,
         with settings.agent(token="", on_phase=line.phase) as agent:
             result = agent.login_password(secret, replace=not attach, device=device, ttl=ttl)
     how = "attached to the current session" if getattr(result, "attached", False) else "new session"
+    if result.token_file is None:
+        # The SDK has already warned why; without a saved token the next command has none.
+        raise CommandFailed(
+            f"logged in to {settings.url} as {result.account}, but the session token could not be "
+            "saved, so later commands cannot use it. Point PROCEDURA_TOKEN_FILE at a writable "
+            "path and log in again.",
+            ExitCode.FAILURE,
+        )
     say(
         f"Logged in to {settings.url} as {result.account} (device {result.device}, {how}).\n"
         f"Token saved to {result.token_file}.\n"
