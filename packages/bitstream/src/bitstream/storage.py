@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import struct
+import warnings
 import zlib
 from collections import OrderedDict
 
@@ -255,8 +256,15 @@ def write_atomically(directory: str, name: str, data: bytes) -> None:
     except OSError as exc:
         try:
             os.unlink(tmp)
-        except OSError:
-            pass
+        except FileNotFoundError:
+            pass  # the temporary file was never created
+        except OSError as cleanup:
+            warnings.warn(
+                f"bitstream: could not remove the temporary file {tmp} ({cleanup}); "
+                "it can be deleted by hand",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         if isinstance(exc, PermissionError):
             raise permission_error(final, exc) from exc
         if is_disk_full(exc):

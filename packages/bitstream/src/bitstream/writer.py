@@ -11,6 +11,7 @@ import errno
 import functools
 import hashlib
 import os
+import warnings
 import zlib
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -275,8 +276,14 @@ class ChainWriter:
                 keep = min(length, max(0, size_before - start))
             storage.zero_backwards(fd, start, keep)
             storage.datasync(fd)
-        except OSError:
-            pass  # best effort: a torn tail is also cut by the next writer
+        except OSError as cleanup:
+            # The append's own error is being raised; this one must not replace it, nor vanish.
+            warnings.warn(
+                f"bitstream: could not cut back the failed append in {self.path} ({cleanup}); "
+                "the next writer will cut the torn tail before appending",
+                RuntimeWarning,
+                stacklevel=3,
+            )
 
     def _rollback(self) -> None:
         self._pending.clear()
