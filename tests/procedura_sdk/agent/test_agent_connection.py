@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -250,7 +251,7 @@ def test_default_recorder_uses_the_default_data_root(world, token, token_store, 
         warnings.simplefilter("ignore")
         with RemoteAgent(world.url, token=token, token_store=token_store) as agent:
             assert agent.run("echo", ["x"]) == {"args": ["x"]}
-            recorder = agent._agent._recorder
+            recorder = agent._recorder
             assert isinstance(recorder, Recorder)
             assert str(recorder.paths.base) == str(tmp_path / "data")
 
@@ -291,19 +292,19 @@ def test_authentication_error_for_401_names_no_token(world, make_agent, recorder
 def test_idle_connection_that_died_is_replaced_before_sending(make_agent, token, recorder):
     agent = make_agent(token=token, ping_interval=0.05)
     assert agent.run("echo", ["one"]) == {"args": ["one"]}
-    first = agent._agent._channel.ws
-    # The peer vanishes while the blocking face is idle (its loop is not running).
-    first.transport.abort()
+    first = agent._channel._sock
+    # The connection dies while the blocking face is idle (nothing reads it then).
+    first.shutdown(socket.SHUT_RDWR)
     time.sleep(0.1)
     assert agent.run("echo", ["two"]) == {"args": ["two"]}
-    assert agent._agent._channel.ws is not first
+    assert agent._channel._sock is not first
     assert [r.result_code for r in recorder.records] == ["OK", "OK"]
 
 
 def test_idle_connection_that_lives_is_kept(make_agent, token):
     agent = make_agent(token=token, ping_interval=0.05)
     agent.run("echo")
-    first = agent._agent._channel.ws
+    first = agent._channel._sock
     time.sleep(0.1)
     agent.run("echo")
-    assert agent._agent._channel.ws is first
+    assert agent._channel._sock is first

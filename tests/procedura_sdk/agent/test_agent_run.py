@@ -44,10 +44,10 @@ def test_run_returns_result_and_records_once(agent, recorder):
 
 def test_one_connection_is_reused(agent, recorder):
     agent.run("echo")
-    first = agent._agent._channel.ws
+    first = agent._channel._sock
     agent.run("echo")
     agent.worldstate_snapshot()
-    assert agent._agent._channel.ws is first
+    assert agent._channel._sock is first
     assert len(recorder.records) == 3
     assert len({r.msg_id for r in recorder.records}) == 3
 

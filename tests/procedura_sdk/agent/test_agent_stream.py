@@ -176,7 +176,7 @@ def test_ctrl_c_during_run_is_recorded_then_raised(agent, recorder):
 
     def interrupt():
         deadline = time.monotonic() + 10
-        while len(recorder.records) < 1 or not agent._agent._lock.locked():
+        while len(recorder.records) < 1 or not agent._lock.locked():
             if time.monotonic() > deadline:
                 return
             time.sleep(0.01)
@@ -197,38 +197,3 @@ def test_ctrl_c_during_run_is_recorded_then_raised(agent, recorder):
     assert len(recorder.records) == 2
     # Still usable after the interruption.
     assert agent.run("echo", ["after"]) == {"args": ["after"]}
-
-
-@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="needs pthread_kill")
-def test_ctrl_c_after_the_agent_moved_to_its_loop_thread(world, token, recorder, token_store):
-    if threading.current_thread() is not threading.main_thread():
-        pytest.skip("signals reach the main thread only")
-    agent = RemoteAgent(world.url, token=token, recorder=recorder, token_store=token_store)
-
-    async def from_a_notebook():
-        return agent.run("echo", ["nb"])
-
-    with agent:
-        # Used once where a loop runs: from now on the agent's loop lives in its own thread.
-        assert asyncio.run(from_a_notebook()) == {"args": ["nb"]}
-        assert agent._loop._thread is not None
-        main = threading.main_thread().ident
-
-        def interrupt():
-            deadline = time.monotonic() + 10
-            while not agent._agent._lock.locked() and time.monotonic() < deadline:
-                time.sleep(0.01)
-            time.sleep(0.1)
-            signal.pthread_kill(main, signal.SIGINT)
-
-        helper = threading.Thread(target=interrupt)
-        helper.start()
-        try:
-            with pytest.raises(KeyboardInterrupt):
-                agent.run("long_job", ["--steps", "200", "--interval", "0.05"])
-        finally:
-            helper.join()
-        record = recorder.records[-1]
-        assert record.result_code == "INTERRUPTED" and record.error["type"] == "KeyboardInterrupt"
-        assert agent.run("echo", ["after"]) == {"args": ["after"]}
-    assert len(recorder.records) == 3

@@ -6,7 +6,6 @@ the CLI's ``--help``) does not pay for it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import socket
@@ -25,6 +24,19 @@ DEFAULT_MAX_SIZE = 8 * 1024 * 1024
 MESSAGE_TOO_BIG = 1009
 
 logger = logging.getLogger("procedura_sdk.agent")
+
+
+class ConnectionEnded(ConnectionError):
+    """A connection is over; the message says how.
+
+    ``rcvd`` and ``sent`` are the close frames received and sent, when there
+    were any (as on websockets' ``ConnectionClosed``).
+    """
+
+    def __init__(self, message: str, *, rcvd: Any = None, sent: Any = None) -> None:
+        super().__init__(message)
+        self.rcvd = rcvd
+        self.sent = sent
 
 
 @dataclass(frozen=True)
@@ -110,31 +122,25 @@ def ssl_context(ca_file: str | None) -> ssl.SSLContext:
     return context
 
 
-async def open_websocket(
-    url: str, token: str | None, options: ConnectionOptions, wire_logger: WireLogger | None = None
-) -> Any:
-    """Open the connection, sending ``token`` as subprotocol and Bearer header when there is one.
+def handshake_options(token: str | None) -> tuple[list[str] | None, dict[str, str]]:
+    """What the handshake carries: the token as the only subprotocol and as a Bearer header."""
+    if not token:
+        return None, {}
+    return [token], {"Authorization": f"Bearer {token}"}
 
-    Raises :class:`ConnectionFailedError` (``reason`` refused, dns, tls,
-    handshake, timeout or network) or :class:`AuthenticationError` (HTTP 401/403).
+
+def opening_failure(
+    exc: BaseException, url: str, token: str | None, options: ConnectionOptions
+) -> Exception | None:
+    """The agent's error for ``exc``, raised while opening a connection to ``url``; None if not ours.
+
+    Shared by both faces: :class:`ConnectionFailedError` with a ``reason``
+    (refused, dns, tls, handshake, timeout or network), or
+    :class:`AuthenticationError` when the handshake was answered with HTTP 401/403.
     """
-    from websockets.client import connect
-    from websockets.exceptions import InvalidHandshake, InvalidStatusCode
+    from websockets.exceptions import InvalidHandshake
 
     shown = display_url(url)
-    secure = urlsplit(url).scheme == "wss"
-    kwargs: dict[str, Any] = {
-        "max_size": options.max_size,
-        "open_timeout": options.open_timeout,
-        "ping_interval": options.ping_interval,
-        "ping_timeout": options.ping_timeout,
-        "close_timeout": options.close_timeout,
-    }
-    if wire_logger is not None:
-        kwargs["logger"] = wire_logger
-    if token:
-        kwargs["subprotocols"] = [token]
-        kwargs["extra_headers"] = {"Authorization": f"Bearer {token}"}
 
     def failed(why: str, reason: str, hint: str) -> ConnectionFailedError:
         return ConnectionFailedError(
@@ -144,55 +150,107 @@ async def open_websocket(
             why=_scrub(why, token),
         )
 
-    try:
-        if secure:
-            try:
-                kwargs["ssl"] = ssl_context(options.ca_file)
-            except (OSError, ssl.SSLError) as exc:
-                raise failed(
-                    f"cannot load the CA bundle ({exc})", "tls",
-                    f"Check the path given as ca_file or ${CA_FILE_ENV}.",
-                ) from None
-        return await connect(url, **kwargs)
-    except InvalidStatusCode as exc:
-        if exc.status_code in (401, 403):
-            raise AuthenticationError(
-                f"{shown} refused the session token (HTTP {exc.status_code}): it is missing, "
-                "invalid or expired. Log in again (login_password) to get a new one.",
-                code="AUTH_FAILED",
-            ) from None
-        raise failed(
-            f"the server answered the WebSocket handshake with HTTP {exc.status_code}",
+    status = _handshake_status(exc)
+    if status in (401, 403):
+        return AuthenticationError(
+            f"{shown} refused the session token (HTTP {status}): it is missing, "
+            "invalid or expired. Log in again (login_password) to get a new one.",
+            code="AUTH_FAILED",
+        )
+    if status is not None:
+        return failed(
+            f"the server answered the WebSocket handshake with HTTP {status}",
             "handshake", "Check that the URL points at a Procedura server.",
-        ) from None
-    except ssl.SSLError as exc:
-        raise failed(
+        )
+    if isinstance(exc, ssl.SSLError):
+        return failed(
             f"TLS failed ({exc.reason or exc})", "tls",
             f"If the server uses a private CA, pass its bundle as ca_file or ${CA_FILE_ENV}.",
-        ) from None
-    except InvalidHandshake as exc:
-        raise failed(
+        )
+    if isinstance(exc, InvalidHandshake):
+        return failed(
             f"the WebSocket handshake failed ({exc})", "handshake",
             "Check that the URL points at a Procedura server (and ws:// versus wss://).",
-        ) from None
-    except socket.gaierror as exc:
-        raise failed(
+        )
+    if isinstance(exc, socket.gaierror):
+        return failed(
             f"the host name does not resolve ({exc.strerror or exc})", "dns",
             "Check the host name in the URL.",
-        ) from None
-    except ConnectionRefusedError:
-        raise failed(
+        )
+    if isinstance(exc, ConnectionRefusedError):
+        return failed(
             "connection refused", "refused", "Check the port and that the server is running."
-        ) from None
-    except (asyncio.TimeoutError, TimeoutError):
-        raise failed(
+        )
+    if isinstance(exc, TimeoutError):
+        return failed(
             f"no answer within {options.open_timeout:g} s", "timeout",
             "Check the address, your network, or raise open_timeout.",
-        ) from None
-    except OSError as exc:
-        raise failed(
-            f"{exc.strerror or exc}", "network", "Check the address and your network."
-        ) from None
+        )
+    if isinstance(exc, OSError):
+        return failed(f"{exc.strerror or exc}", "network", "Check the address and your network.")
+    return None
+
+
+def ca_bundle_failure(exc: BaseException, url: str, token: str | None) -> ConnectionFailedError:
+    """The error for a CA bundle that cannot be loaded."""
+    why = f"cannot load the CA bundle ({exc})"
+    shown = display_url(url)
+    return ConnectionFailedError(
+        _scrub(
+            f"Could not connect to {shown}: {why}. Check the path given as ca_file or "
+            f"${CA_FILE_ENV}.",
+            token,
+        ),
+        url=shown,
+        reason="tls",
+        why=_scrub(why, token),
+    )
+
+
+def _handshake_status(exc: BaseException) -> int | None:
+    """The HTTP status of a refused handshake, from either of websockets' two exception types."""
+    status = getattr(exc, "status_code", None)  # InvalidStatusCode (the asyncio client)
+    if status is None:
+        response = getattr(exc, "response", None)  # InvalidStatus (the sans-I/O client)
+        status = getattr(response, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+async def open_websocket(
+    url: str, token: str | None, options: ConnectionOptions, wire_logger: WireLogger | None = None
+) -> Any:
+    """Open the connection with websockets' asyncio client (see :func:`opening_failure`)."""
+    import asyncio
+
+    from websockets.client import connect
+
+    kwargs: dict[str, Any] = {
+        "max_size": options.max_size,
+        "open_timeout": options.open_timeout,
+        "ping_interval": options.ping_interval,
+        "ping_timeout": options.ping_timeout,
+        "close_timeout": options.close_timeout,
+    }
+    if wire_logger is not None:
+        kwargs["logger"] = wire_logger
+    subprotocols, headers = handshake_options(token)
+    if subprotocols:
+        kwargs["subprotocols"] = subprotocols
+        kwargs["extra_headers"] = headers
+    if urlsplit(url).scheme == "wss":
+        try:
+            kwargs["ssl"] = ssl_context(options.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise ca_bundle_failure(exc, url, token) from None
+    try:
+        return await connect(url, **kwargs)
+    except Exception as exc:
+        if isinstance(exc, asyncio.TimeoutError):  # not yet the built-in TimeoutError on 3.10
+            exc = TimeoutError()
+        failure = opening_failure(exc, url, token, options)
+        if failure is None:
+            raise
+        raise failure from None
 
 
 def closed_error(exc: BaseException, *, max_size: int) -> ProtocolViolationError | None:
@@ -209,7 +267,7 @@ def closed_error(exc: BaseException, *, max_size: int) -> ProtocolViolationError
 
 def describe_close(exc: BaseException) -> str:
     """A short account of how the connection closed, for messages."""
-    if not hasattr(exc, "rcvd"):
+    if isinstance(exc, ConnectionEnded) or not hasattr(exc, "rcvd"):
         return str(exc) or type(exc).__name__
     rcvd = getattr(exc, "rcvd", None)
     if rcvd is not None:

@@ -1,180 +1,64 @@
-"""The blocking face of the agent: the asyncio agent driven on a private event loop.
+"""The blocking face of the agent: commands run in the calling thread, on a plain socket.
 
-The loop is private (never ``asyncio.run``, never the caller's): it runs in the
-calling thread for the duration of each call when that thread has no loop of
-its own, and in a background thread once the agent is used from a thread whose
-loop is already running (a notebook), where the calling thread cannot run a
-second loop. Running in the calling thread saves two thread wake-ups per
-command, which on a loopback round trip is a fifth of the time.
+No event loop and no background thread (see :mod:`.socket_channel`): a
+command writes its request and reads the answers itself, so it works the same
+in a script, in a thread, and inside a running event loop (a notebook), and a
+Ctrl-C lands where the command waits and is recorded as an interruption.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
-from typing import Any, TypeVar
+from collections.abc import Iterator, Sequence
+from typing import Any
 
-from .async_agent import AsyncRemoteAgent
+from . import outcomes
+from .conversation import PHASE_CONNECTING, Conversation
+from .core import AgentCore
 from .login import LoginResult
-
-T = TypeVar("T")
-
-# How long close() waits for the loop thread, and Ctrl-C for the interrupted command's record.
-_JOIN_TIMEOUT = 10.0
+from .protocol import Acked, Event, Finished, Progress, Violation
+from .socket_channel import TIMEOUT, SocketChannel
 
 
-def _loop_running_here() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
-class _PrivateLoop:
-    """One event loop for one agent: run inline by the caller, or forever in a daemon thread."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread: threading.Thread | None = None
-        # Serialises inline runs, and the switch to a background thread.
-        self._mutex = threading.Lock()
-
-    @property
-    def closed(self) -> bool:
-        return self.loop.is_closed()
-
-    def call(self, coro: Coroutine[Any, Any, T], agent: AsyncRemoteAgent) -> T:
-        """Run ``coro`` to completion; Ctrl-C cancels it (so it records itself) and re-raises."""
-        if self._thread is None and not _loop_running_here():
-            with self._mutex:
-                if self._thread is None:
-                    return self._run_inline(coro, agent)
-        if self._thread is None:
-            with self._mutex:
-                if self._thread is None:
-                    self._start_thread()
-        return self._run_in_thread(coro, agent)
-
-    # In the calling thread ----------------------------------------------------
-
-    def _run_inline(self, coro: Coroutine[Any, Any, T], agent: AsyncRemoteAgent) -> T:
-        task = self.loop.create_task(coro)
-        try:
-            return self.loop.run_until_complete(task)
-        except KeyboardInterrupt:
-            if task.done():
-                # Raised inside the command, which has recorded it; mark it retrieved.
-                if not task.cancelled():
-                    task.exception()
-            else:
-                # Raised while the loop waited: cancel the command where it stands and let
-                # it record itself before the interrupt goes on.
-                agent._interrupted.add(task)
-                task.cancel()
-                with contextlib.suppress(BaseException):
-                    self.loop.run_until_complete(task)
-            raise
-
-    # In a background thread -----------------------------------------------------
-
-    def _start_thread(self) -> None:
-        self._thread = threading.Thread(
-            target=self._thread_main, name="procedura-agent-loop", daemon=True
-        )
-        self._thread.start()
-
-    def _thread_main(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        try:
-            self.loop.run_forever()
-        finally:
-            try:
-                self.loop.run_until_complete(self.loop.shutdown_asyncgens())
-            finally:
-                self.loop.close()
-
-    def _run_in_thread(self, coro: Coroutine[Any, Any, T], agent: AsyncRemoteAgent) -> T:
-        done = threading.Event()
-        holder: dict[str, asyncio.Task[T]] = {}
-
-        def start() -> None:
-            task = self.loop.create_task(coro)
-            holder["task"] = task
-            task.add_done_callback(lambda _: done.set())
-
-        self.loop.call_soon_threadsafe(start)
-        try:
-            done.wait()
-        except KeyboardInterrupt:
-            self.loop.call_soon_threadsafe(self._interrupt, holder, agent)
-            done.wait(_JOIN_TIMEOUT)
-            raise
-        return holder["task"].result()
-
-    @staticmethod
-    def _interrupt(holder: dict[str, asyncio.Task[Any]], agent: AsyncRemoteAgent) -> None:
-        task = holder.get("task")
-        if task is not None and not task.done():
-            agent._interrupted.add(task)
-            task.cancel()
-
-    # Shutting down -----------------------------------------------------------
-
-    def close(self, agent: AsyncRemoteAgent) -> None:
-        """Close the agent on its loop, then the loop (and its thread)."""
-        if self.closed:
-            return
-        try:
-            self.call(agent.close(), agent)
-        finally:
-            thread = self._thread
-            if thread is not None:
-                # The thread closes the loop once it stops.
-                self.loop.call_soon_threadsafe(self.loop.stop)
-                if threading.current_thread() is not thread:
-                    thread.join(_JOIN_TIMEOUT)
-            else:
-                try:
-                    self.loop.run_until_complete(self.loop.shutdown_asyncgens())
-                finally:
-                    self.loop.close()
-
-
-class RemoteAgent:
+class RemoteAgent(AgentCore):
     """A client of one Procedura server, for ordinary (blocking) code.
 
-    Same constructor and operations as :class:`AsyncRemoteAgent`; works inside a
-    running event loop too. ``on_phase`` is called from the calling thread, or
-    from the agent's loop thread when the caller's thread runs a loop of its own.
-    Use it as a context manager, or call :meth:`close`.
+    ``token=None`` uses the token saved by the last login (see :class:`TokenStore`);
+    ``token=""`` connects without one. The connection opens on the first command
+    and is reused; commands on one agent run one at a time (from any thread).
+    ``on_phase(name)`` is called, from the calling thread, with ``"connecting"``,
+    ``"waiting for ack"`` and ``"running"``. ``recorder=None`` records into the
+    default data root, through a background writer that group-commits (records
+    are durable once ``close()`` returns, or at interpreter exit);
+    ``record=False`` records nothing. Use it as a context manager, or call
+    :meth:`close`.
+
+    Connection options: ``ca_file`` (a CA bundle for ``wss://``, also
+    ``$PROCEDURA_CA_FILE``), ``max_size`` (largest message accepted, 8 MiB),
+    ``open_timeout``, ``ping_interval`` and ``ping_timeout`` (keepalive),
+    ``close_timeout``.
     """
 
     def __init__(self, url: str, **options: Any) -> None:
-        self._agent = AsyncRemoteAgent(url, **options)
-        self._loop: _PrivateLoop | None = None
+        super().__init__(url, **options)
+        self._channel = SocketChannel(
+            self.url,
+            self._shown_url,
+            self._initial_token,
+            self._options,
+            on_connecting=lambda: self._phase(PHASE_CONNECTING),
+        )
         self._lock = threading.Lock()
-
-    def __repr__(self) -> str:
-        return repr(self._agent).replace("AsyncRemoteAgent", type(self).__name__, 1)
-
-    @property
-    def url(self) -> str:
-        return self._agent.url
+        self._holder: int | None = None
 
     @property
     def connected(self) -> bool:
-        return self._agent.connected
+        return self._channel.connected
 
     @property
     def has_token(self) -> bool:
-        return self._agent.has_token
-
-    @property
-    def token_store(self) -> Any:
-        return self._agent.token_store
+        return bool(self._channel.token)
 
     def __enter__(self) -> RemoteAgent:
         return self
@@ -182,12 +66,13 @@ class RemoteAgent:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
-        with self._lock:
-            if self._loop is None:
-                self._loop = _PrivateLoop()
-            loop = self._loop
-        return loop.call(coro, self._agent)
+    def close(self) -> None:
+        """Close the connection (and the recorder, if this agent made it)."""
+        with self._exclusive():
+            self._channel.close()
+        self._close_recorder()
+
+    # Commands --------------------------------------------------------------------
 
     def run(
         self,
@@ -197,10 +82,25 @@ class RemoteAgent:
         ack_timeout: float = 10.0,
         final_timeout: float = 600.0,
     ) -> Any:
-        """Run ``module`` in sync mode and return its ``result`` (see :meth:`AsyncRemoteAgent.run`)."""
-        return self._call(
-            self._agent.run(module, args, ack_timeout=ack_timeout, final_timeout=final_timeout)
-        )
+        """Run ``module`` in sync mode and return its ``result``.
+
+        Raises :class:`ServerError`, :class:`AckTimeoutError`, :class:`FinalTimeoutError`,
+        :class:`ConnectionFailedError`, :class:`ConnectionLostError`,
+        :class:`ProtocolViolationError`, :class:`AuthenticationError`, or
+        :class:`EmptyWorldError` when a ``worldstate_snapshot`` has no entities.
+        """
+        trace = self._trace(module, args, "sync")
+        try:
+            with self._exclusive():
+                conversation = self._conversation(trace, "sync", ack_timeout, final_timeout)
+                final = self._final(conversation)
+            result = outcomes.finished(trace, final)
+        except BaseException as exc:
+            trace.failed(exc)
+            raise
+        finally:
+            self._emit(trace)
+        return result
 
     def stream(
         self,
@@ -210,35 +110,44 @@ class RemoteAgent:
         ack_timeout: float = 10.0,
         final_timeout: float = 600.0,
     ) -> Iterator[dict[str, Any]]:
-        """Run ``module`` in async mode, yielding its frames (see :meth:`AsyncRemoteAgent.stream`)."""
-        frames = self._agent.stream(
-            module, args, ack_timeout=ack_timeout, final_timeout=final_timeout
-        )
-        finished = False
+        """Run ``module`` in async mode, yielding its frames: started, running…, finished.
+
+        An ``error`` frame raises :class:`ServerError` (after the frames before it);
+        the other failures are those of :meth:`run`. Stopping early is allowed: the
+        record then says ``STREAM_CLOSED`` (the job may still run on the server).
+        """
+        trace = self._trace(module, args, "async")
         try:
-            while True:
-                try:
-                    frame = self._call(_anext(frames))
-                except BaseException:
-                    # Ended (StopAsyncIteration, a failure, Ctrl-C): it has recorded itself.
-                    finished = True
-                    raise
-                yield frame
-        except StopAsyncIteration:
-            return
+            with self._exclusive():
+                conversation = self._conversation(trace, "async", ack_timeout, final_timeout)
+                with contextlib.closing(self._converse(conversation)) as events:
+                    for event in events:
+                        if isinstance(event, (Acked, Progress)):
+                            yield event.frame
+                        elif isinstance(event, Finished):
+                            outcomes.finished(trace, event)
+                            yield event.frame
+                            return
+                        else:
+                            raise self._failure(event, trace)
+        except GeneratorExit:
+            trace.abandoned()
+            raise
+        except BaseException as exc:
+            trace.failed(exc)
+            raise
         finally:
-            if not finished and self._loop is not None and not self._loop.closed:
-                # Stopped early: close the stream where it lives so it records itself.
-                self._call(_aclose(frames))
+            self._emit(trace)
 
     def worldstate_snapshot(
         self, terse: bool = True, *, ack_timeout: float = 10.0, final_timeout: float = 600.0
     ) -> Any:
-        """The world as the server sees it; raises EmptyWorldError when it has no entities."""
-        return self._call(
-            self._agent.worldstate_snapshot(
-                terse, ack_timeout=ack_timeout, final_timeout=final_timeout
-            )
+        """The world as the server sees it; raises :class:`EmptyWorldError` when it has no entities."""
+        return self.run(
+            outcomes.WORLDSTATE_MODULE,
+            ["--terse"] if terse else [],
+            ack_timeout=ack_timeout,
+            final_timeout=final_timeout,
         )
 
     def login_password(
@@ -251,30 +160,86 @@ class RemoteAgent:
         ack_timeout: float = 10.0,
         final_timeout: float = 60.0,
     ) -> LoginResult:
-        """Log in, save the token and use it from now on (see :meth:`AsyncRemoteAgent.login_password`)."""
-        return self._call(
-            self._agent.login_password(
-                credential,
-                replace=replace,
-                device=device,
-                ttl=ttl,
-                ack_timeout=ack_timeout,
-                final_timeout=final_timeout,
-            )
+        """Log in with ``email:password`` (or base64 of it), save the token and use it from now on.
+
+        ``replace=False`` attaches to the account's current session instead of
+        replacing it. Raises :class:`AuthenticationError` when the server refuses.
+        """
+        account, args, secrets, trace = self._login_trace(
+            credential, replace=replace, device=device, ttl=ttl
         )
+        for secret in secrets:
+            self._channel.wire_logger.hide(secret)
+        try:
+            with self._exclusive():
+                self._channel.open_for_login()
+                conversation = self._conversation(trace, "sync", ack_timeout, final_timeout, args)
+                final = self._final(conversation, secrets=secrets)
+                login = self._login_result(
+                    trace, final.result, account=account, device=device, ttl=ttl
+                )
+                # The next command opens a connection that carries the new token.
+                self._channel.token = login.token
+                self._channel.close()
+        except BaseException as exc:
+            trace.failed(exc)
+            raise
+        finally:
+            self._emit(trace)
+        self._note_login(login)
+        return login
 
-    def close(self) -> None:
-        """Close the connection and the agent's private loop."""
-        with self._lock:
-            loop, self._loop = self._loop, None
-        if loop is not None:
-            loop.close(self._agent)
+    # The exchange -------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """One command at a time; a command started inside an unfinished stream is an error."""
+        me = threading.get_ident()
+        if not self._lock.acquire(blocking=False):
+            if self._holder == me:
+                raise RuntimeError(
+                    "this agent is still streaming; finish or close the stream before the next "
+                    "command, or use a second agent"
+                )
+            self._lock.acquire()
+        self._holder = me
+        try:
+            yield
+        finally:
+            self._holder = None
+            self._lock.release()
 
-async def _anext(frames: AsyncIterator[T]) -> T:
-    # The loop runs coroutines as tasks; an async generator's __anext__ is only an awaitable.
-    return await frames.__anext__()
+    def _final(self, conversation: Conversation, *, secrets: list[str] | None = None) -> Finished:
+        """The Finished event that ends ``conversation``; the failure it ended in is raised."""
+        with contextlib.closing(self._converse(conversation)) as events:
+            for event in events:
+                if isinstance(event, Finished):
+                    return event
+                if event.terminal:
+                    raise self._failure(event, conversation.trace, secrets=secrets)
+        raise AssertionError("the exchange ended without a terminal event")  # pragma: no cover
 
-
-async def _aclose(frames: Any) -> None:
-    await frames.aclose()
+    def _converse(self, conversation: Conversation) -> Iterator[Event]:
+        """Send the request and yield what the conversation makes of each message, until it ends."""
+        channel = self._channel
+        channel.send(conversation.request)
+        conversation.sent()
+        self._while_waiting()
+        while not conversation.done:
+            phase, deadline = conversation.deadline()
+            try:
+                data = channel.next_message(deadline)
+            except ConnectionError as exc:
+                channel.close()
+                events = conversation.lost(exc)
+            else:
+                if data is TIMEOUT:
+                    events = conversation.expired(phase)
+                else:
+                    events = conversation.received(data)
+            for event in events:
+                if isinstance(event, Violation):
+                    # After a malformed frame nothing on this connection can be trusted.
+                    channel.close()
+                yield event
+        channel.touch()

@@ -7,8 +7,8 @@ exchange learned (ack, progress, the final frame) and how the command ended
 
 from __future__ import annotations
 
-import asyncio
 import platform
+import sys
 import time
 from typing import Any
 
@@ -97,7 +97,7 @@ class CommandTrace:
         self.record.error = None
         self.ended = True
 
-    def failed(self, exc: BaseException, *, interrupted: bool = False) -> None:
+    def failed(self, exc: BaseException) -> None:
         """End with ``exc``; a second failure (e.g. cancellation during cleanup) keeps the first."""
         if self.ended:
             return
@@ -112,8 +112,8 @@ class CommandTrace:
             if exc.code == EMPTY_WORLD_CODE:
                 record.result = getattr(exc, "result", None)
             record.error = error
-        elif isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt)):
-            interrupted = interrupted or isinstance(exc, KeyboardInterrupt)
+        elif isinstance(exc, KeyboardInterrupt) or _is_cancellation(exc):
+            interrupted = isinstance(exc, KeyboardInterrupt)
             record.status = "error"
             record.result_code = INTERRUPTED if interrupted else CANCELLED
             record.error = {
@@ -141,3 +141,10 @@ class CommandTrace:
         if self._sent_at is None:
             return None
         return round((time.monotonic() - self._sent_at) * 1000.0, 3)
+
+
+def _is_cancellation(exc: BaseException) -> bool:
+    # Without asyncio imported, nothing can have been cancelled by it (and the blocking
+    # face should not pay for importing it).
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and isinstance(exc, asyncio.CancelledError)

@@ -57,7 +57,10 @@ class JsonArrayFile:
 
     def extend(self, elements: Iterable[Any]) -> None:
         """Append several elements in one write."""
-        lines = [_encode(e) for e in elements]
+        self.extend_encoded([encode_element(e) for e in elements])
+
+    def extend_encoded(self, lines: list[bytes]) -> None:
+        """Append elements already encoded by :func:`encode_element`, in one write."""
         if not lines:
             return
         self.repairs = []
@@ -102,7 +105,7 @@ class JsonArrayFile:
             with open(tmp, "wb") as out:
                 out.write(b"[\n")
                 for element in elements:
-                    out.write((b",\n" if count else b"") + _encode(element))
+                    out.write((b",\n" if count else b"") + encode_element(element))
                     count += 1
                 out.write(b"\n]\n" if count else b"]\n")
                 out.flush()
@@ -189,7 +192,8 @@ class JsonArrayFile:
         return None
 
 
-def _encode(element: Any) -> bytes:
+def encode_element(element: Any) -> bytes:
+    """One element as this file writes it: a single line of JSON."""
     return json.dumps(element, ensure_ascii=False, separators=(", ", ": "), default=str).encode()
 
 

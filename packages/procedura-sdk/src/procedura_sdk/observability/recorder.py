@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .json_array import JsonArrayFile
+from .json_array import JsonArrayFile, encode_element
 from .logs import attach_log_files
 from .paths import DataPaths
 from .record import EventRecord, error_entry, is_failure, utc_now_iso
@@ -105,6 +105,18 @@ class Recorder:
         """The schema-1 mapping of ``record`` with every redaction rule applied."""
         return self.redactor.redact_record(record.to_dict(), record.cmd, record.args)
 
+    def work_while_waiting(self) -> None:
+        """Do queued recording work now, in the calling thread, which is about to block anyway.
+
+        For a background recorder: an agent calls this after sending a request, so that
+        the previous command's record is redacted and encoded while the server works,
+        rather than by the writer thread, which would compete with the agent for the GIL
+        when the answer comes. A no-op otherwise, and when another thread is at it.
+        """
+        writer = self._writer
+        if writer is not None:
+            writer.prepare_queued(wait=False)
+
     def flush(self) -> None:
         """Wait until everything recorded so far is written; report what could not be."""
         if self._writer is not None:
@@ -133,23 +145,42 @@ class Recorder:
         self.close()
 
     # -- writing -------------------------------------------------------------------
+    # A record is written in two steps: prepared (redacted and encoded: Python work,
+    # done by the background writer as soon as the record arrives, while the agent
+    # waits on its socket), then committed (written and synced, once per batch).
     def _submit(self, item: tuple[str, Any]) -> None:
         if self._writer is not None and self._writer.alive:
             self._writer.put(item)
         else:  # inline mode, or a forked child, which has no writer thread
-            self._write_batch([item])
+            self._commit([self._prepare(item)])
         self._emit_problems()
 
-    def _write_batch(self, items: list[tuple[str, Any]]) -> None:
-        """Write queued items in order: one append per sink for all the events among them."""
-        events = [self.redact_event(payload) for kind, payload in items if kind == "event"]
-        logins = [payload for kind, payload in items if kind == "login"]
-        failures = [error_entry(e) for e in events if is_failure(e)]
+    def _prepare(self, item: tuple[str, Any]) -> _Prepared:
+        kind, payload = item
+        if kind != "event":
+            return _Prepared(kind, payload)
+        event = self.redact_event(payload)
+        failure = error_entry(event) if is_failure(event) else None
+        return _Prepared(
+            kind,
+            payload,
+            event=event,
+            chain_bytes=encode_event(event),
+            events_line=encode_element(event),
+            errors_line=encode_element(failure) if failure is not None else None,
+        )
+
+    def _commit(self, batch: list[_Prepared]) -> None:
+        """Write prepared items in order: one append per sink for all the events among them."""
+        prepared = [p for p in batch if p.kind == "event"]
+        events = [p.event for p in prepared]
+        logins = [p.payload for p in batch if p.kind == "login"]
+        failures = [p.errors_line for p in prepared if p.errors_line is not None]
         with self._write_lock:
             if events:
                 self._guard("event chain", self.paths.events_chain,
-                            lambda: self._open_chain().append_many(encode_event(e) for e in events))
-                self._append_json(self.events, events)
+                            lambda: self._open_chain().append_many(p.chain_bytes for p in prepared))
+                self._append_json(self.events, [p.events_line for p in prepared])
                 if self.events.started and self._chain is not None and len(self._chain) > len(events):
                     self._problems.append(
                         f"{self.paths.events_json} was missing and has been started anew; the "
@@ -163,7 +194,7 @@ class Recorder:
             if logins:
                 self._guard("state store", self.paths.state,
                             lambda: self._open_state().update("last_login", lambda _old: logins[-1]))
-        self._log([payload for kind, payload in items if kind == "event"])
+        self._log([p.payload for p in prepared])
 
     def _open_chain(self) -> Any:
         if self._chain is None:
@@ -179,8 +210,8 @@ class Recorder:
             self._state = DeltaRAM(self.paths.state, durability=self.durability)
         return self._state
 
-    def _append_json(self, target: JsonArrayFile, elements: list[dict[str, Any]]) -> None:
-        self._guard(target.path.name, target.path, lambda: target.extend(elements))
+    def _append_json(self, target: JsonArrayFile, lines: list[bytes]) -> None:
+        self._guard(target.path.name, target.path, lambda: target.extend_encoded(lines))
         self._problems.extend(target.repairs)
 
     def _guard(self, what: str, path: Path, write: Callable[[], object]) -> None:
@@ -207,11 +238,14 @@ class Recorder:
         if not records:
             return
         if log.isEnabledFor(logging.INFO):
-            log.info("recorded %d command(s): %s", len(records), "; ".join(
-                f"{r.cmd} {r.status} code={r.result_code} msg_id={r.msg_id} "
-                f"ack_ms={r.ack_latency_ms} final_ms={r.final_latency_ms}"
-                for r in records
-            ))
+            if len(records) == 1:
+                r = records[0]
+                log.info(
+                    "recorded %s %s code=%s msg_id=%s ack_ms=%s final_ms=%s",
+                    r.cmd, r.status, r.result_code, r.msg_id, r.ack_latency_ms, r.final_latency_ms,
+                )
+            else:
+                log.info("recorded %d commands: %s", len(records), _tally(records))
         for record in records:
             if record.status in ("error", "timeout") or record.error:
                 error = record.error or {}
@@ -223,14 +257,51 @@ class Recorder:
                 )
 
 
-class _Writer:
-    """The background writer of one Recorder: drains its queue in batches on a daemon thread.
+def _tally(records: list[EventRecord]) -> str:
+    """``"echo finished x48, echo error x2"``: a batch in one short line, in first-seen order."""
+    counts: dict[tuple[str, str], int] = {}
+    for r in records:
+        key = (r.cmd, r.status)
+        counts[key] = counts.get(key, 0) + 1
+    return ", ".join(f"{cmd} {status} x{n}" for (cmd, status), n in counts.items())
 
-    After the first record of a batch arrives, the writer lingers up to
-    ``LINGER_S`` for more (a group-commit window, like PostgreSQL's
-    ``commit_delay``) unless someone waits in ``drain()`` or the batch is full:
-    a writer that woke for every record would pay the lock, the sync and the
-    state commit once per record and gain nothing from batching.
+
+class _Prepared:
+    """One queued item, redacted and encoded, waiting to be committed."""
+
+    __slots__ = ("kind", "payload", "event", "chain_bytes", "events_line", "errors_line")
+
+    def __init__(
+        self,
+        kind: str,
+        payload: Any,
+        *,
+        event: dict[str, Any] | None = None,
+        chain_bytes: bytes = b"",
+        events_line: bytes = b"",
+        errors_line: bytes | None = None,
+    ) -> None:
+        self.kind = kind
+        self.payload = payload
+        self.event = event
+        self.chain_bytes = chain_bytes
+        self.events_line = events_line
+        self.errors_line = errors_line
+
+
+class _Writer:
+    """The background writer of one Recorder: commits queued records in batches, on a daemon thread.
+
+    Commits are grouped: after the first record of a batch arrives, the writer
+    lingers up to ``LINGER_S`` for more (a group-commit window, like PostgreSQL's
+    ``commit_delay``) unless someone waits in ``drain()`` or the batch is full,
+    so that the lock, the sync and the state commit are paid once per batch.
+
+    Before a record is committed it is prepared (redacted and encoded), which is
+    Python work. The writer prepares what is left at commit time, but a thread
+    about to block can do it first (:meth:`prepare_queued`): an agent that has
+    just sent a request prepares the previous command's record while the server
+    works, instead of the writer competing with it for the GIL.
     """
 
     LINGER_S = 0.02
@@ -238,8 +309,11 @@ class _Writer:
 
     def __init__(self, recorder: Recorder) -> None:
         self._recorder = recorder
-        self._queue: list[tuple[str, Any]] = []
+        self._queue: list[tuple[str, Any]] = []  # submitted, not yet prepared
+        self._prepared: list[_Prepared] = []  # prepared, not yet committed, in order
+        self._preparing = threading.Lock()  # one preparer at a time keeps the order
         self._cond = threading.Condition()
+        self._oldest: float | None = None  # when the oldest uncommitted item came
         self._submitted = 0
         self._written = 0
         self._draining = 0
@@ -256,8 +330,33 @@ class _Writer:
         with self._cond:
             self._queue.append(item)
             self._submitted += 1
-            if len(self._queue) == 1 or len(self._queue) >= self.MAX_BATCH:
+            if self._oldest is None:
+                self._oldest = time.monotonic()
+                self._cond.notify_all()  # the writer starts its linger clock
+            elif self._pending() >= self.MAX_BATCH:
                 self._cond.notify_all()
+
+    def prepare_queued(self, *, wait: bool) -> None:
+        """Prepare what is queued in the calling thread; without ``wait``, only if no one else is."""
+        if not self._queue:
+            return
+        if not self._preparing.acquire(blocking=wait):
+            return
+        try:
+            with self._cond:
+                items, self._queue = self._queue, []
+            try:
+                done = [self._recorder._prepare(item) for item in items]
+            except BaseException:
+                self._done(len(items))  # lost to a bug, reported by the raise: drain() must not hang
+                raise
+            with self._cond:
+                self._prepared.extend(done)
+                if self._oldest is None:  # the writer took its batch meanwhile and now sleeps
+                    self._oldest = time.monotonic()
+                    self._cond.notify_all()
+        finally:
+            self._preparing.release()
 
     def drain(self) -> None:
         with self._cond:
@@ -281,23 +380,39 @@ class _Writer:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._queue and not self._stopping:
-                    self._cond.wait()
-                if not self._queue:
-                    return
-                deadline = time.monotonic() + self.LINGER_S
-                while not (self._stopping or self._draining or len(self._queue) >= self.MAX_BATCH):
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    self._cond.wait(remaining)
-                batch, self._queue = self._queue, []
+                while not self._commit_due():
+                    if self._stopping and not self._pending():
+                        return
+                    if self._oldest is None:
+                        self._cond.wait()
+                    else:
+                        self._cond.wait(max(self._oldest + self.LINGER_S - time.monotonic(), 0.0))
+            self.prepare_queued(wait=True)
+            with self._cond:
+                batch, self._prepared = self._prepared, []
+                self._oldest = time.monotonic() if self._pending() else None
             try:
-                self._recorder._write_batch(batch)
+                self._recorder._commit(batch)
             finally:
-                with self._cond:
-                    self._written += len(batch)
-                    self._cond.notify_all()
+                self._done(len(batch))
+
+    def _pending(self) -> int:
+        return len(self._queue) + len(self._prepared)
+
+    def _commit_due(self) -> bool:
+        if self._oldest is None or not self._pending():
+            return False
+        return (
+            self._stopping
+            or self._draining > 0
+            or self._pending() >= self.MAX_BATCH
+            or time.monotonic() >= self._oldest + self.LINGER_S
+        )
+
+    def _done(self, count: int) -> None:
+        with self._cond:
+            self._written += count
+            self._cond.notify_all()
 
 
 _live_writers: weakref.WeakSet[_Writer] = weakref.WeakSet()

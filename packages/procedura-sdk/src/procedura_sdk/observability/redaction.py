@@ -118,6 +118,7 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str | None] = (), *, min_secret_length: int = 6) -> None:
         self._secrets: set[str] = set()
+        self._longest_first: tuple[str, ...] = ()  # so that a secret inside another goes second
         self._min_secret_length = min_secret_length
         for secret in secrets:
             self.add_secret(secret)
@@ -126,8 +127,9 @@ class Redactor:
         """Hide ``secret`` wherever it appears from now on. Strings shorter than the minimum are
         ignored by the process-wide redactor: they would hide ordinary text and protect nothing;
         a short-lived redactor for one login can take short passwords."""
-        if secret and len(secret) >= self._min_secret_length:
+        if secret and len(secret) >= self._min_secret_length and secret not in self._secrets:
             self._secrets.add(secret)
+            self._longest_first = tuple(sorted(self._secrets, key=len, reverse=True))
 
     # -- values ---------------------------------------------------------------
     def redact_text(self, text: str) -> str:
@@ -157,7 +159,7 @@ class Redactor:
         return text
 
     def _hide_secrets(self, text: str) -> str:
-        for secret in sorted(self._secrets, key=len, reverse=True):
+        for secret in self._longest_first:
             if secret in text:
                 text = text.replace(secret, REDACTED)
         return text
