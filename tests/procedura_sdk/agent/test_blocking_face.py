@@ -141,6 +141,8 @@ def test_the_blocking_face_does_not_load_the_asyncio_agent(world, token):
         "    assert agent.run('echo', ['x']) == {'args': ['x']}\n"
         "assert 'procedura_sdk.agent.async_agent' not in sys.modules\n"
         "assert 'procedura_sdk.agent.channel' not in sys.modules\n"
+        "assert 'asyncio' not in sys.modules, 'asyncio loaded'\n"
+        "assert 'ssl' not in sys.modules, 'ssl loaded for ws://'\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
     assert done.returncode == 0, done.stderr.decode()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import ssl
+import sys
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -113,8 +113,10 @@ def display_url(url: str) -> str:
     return default_redactor.redact_text(url)
 
 
-def ssl_context(ca_file: str | None) -> ssl.SSLContext:
+def ssl_context(ca_file: str | None) -> Any:
     """A verifying client context: the system's CAs (``SSL_CERT_FILE`` included) plus ``ca_file``."""
+    import ssl
+
     context = ssl.create_default_context()
     ca_file = ca_file or os.environ.get(CA_FILE_ENV) or None
     if ca_file:
@@ -162,7 +164,8 @@ def opening_failure(
             f"the server answered the WebSocket handshake with HTTP {status}",
             "handshake", "Check that the URL points at a Procedura server.",
         )
-    if isinstance(exc, ssl.SSLError):
+    ssl = sys.modules.get("ssl")  # not loaded: no TLS was attempted
+    if ssl is not None and isinstance(exc, ssl.SSLError):
         return failed(
             f"TLS failed ({exc.reason or exc})", "tls",
             f"If the server uses a private CA, pass its bundle as ca_file or ${CA_FILE_ENV}.",
@@ -238,6 +241,8 @@ async def open_websocket(
         kwargs["subprotocols"] = subprotocols
         kwargs["extra_headers"] = headers
     if urlsplit(url).scheme == "wss":
+        import ssl
+
         try:
             kwargs["ssl"] = ssl_context(options.ca_file)
         except (OSError, ssl.SSLError) as exc:

@@ -2,9 +2,10 @@
 
 No event loop and no threads: the calling thread writes the request, then
 reads the socket with a timeout until a message arrives or a deadline passes.
-Framing, masking, compression, answering the server's pings and the closing
-handshake are websockets' :class:`~websockets.client.ClientProtocol`; this
-module adds the socket, the reassembly of fragmented messages, and keepalive.
+The opening handshake is :mod:`.handshake`; framing, masking, compression,
+answering the server's pings and the closing handshake are websockets' sans-I/O
+:class:`~websockets.protocol.Protocol`. This module adds the socket, the
+reassembly of fragmented messages, and keepalive.
 
 Keepalive: while a command waits, a ping goes out every ``ping_interval``
 seconds, and a pong that has not come ``ping_timeout`` seconds later ends the
@@ -19,9 +20,9 @@ opens a new one.
 from __future__ import annotations
 
 import logging
+import base64
 import os
 import socket
-import ssl
 import time
 from collections import deque
 from collections.abc import Callable
@@ -79,6 +80,8 @@ class SocketChannel:
         self._last_used = 0.0
         self._last_ping = 0.0
         self._ping_payload: bytes | None = None
+        # What a read that found no data raises (TLS adds its own, see _handshake).
+        self._nothing_yet: tuple[type[BaseException], ...] = (TimeoutError, BlockingIOError)
 
     @property
     def connected(self) -> bool:
@@ -194,8 +197,8 @@ class SocketChannel:
         try:
             sock.settimeout(max(timeout, 0.0))
             data = sock.recv(READ_SIZE)
-        except (TimeoutError, BlockingIOError, ssl.SSLWantReadError):
-            return  # nothing yet
+        except self._nothing_yet:
+            return
         except OSError as exc:
             self._end(ConnectionEnded(f"reading from the connection failed ({_os_reason(exc)})"))
             return
@@ -297,27 +300,33 @@ class SocketChannel:
 
     def _handshake(self) -> None:
         """Connect, run the WebSocket handshake, and keep the socket and its protocol."""
-        import ssl
-
-        from websockets.client import ClientProtocol
-        from websockets.extensions.permessage_deflate import enable_client_permessage_deflate
         from websockets.uri import parse_uri
+
+        from ..__about__ import __version__
+        from .handshake import Handshake, open_protocol
 
         options = self.options
         where = parse_uri(self.url)
         context = None
         if where.secure:
+            import ssl
+
             try:
                 context = ssl_context(options.ca_file)
             except (OSError, ssl.SSLError) as exc:
                 raise ca_bundle_failure(exc, self.url, self.token) from None
+            self._nothing_yet = (TimeoutError, BlockingIOError, ssl.SSLWantReadError)
         subprotocols, headers = handshake_options(self.token)
-        protocol = ClientProtocol(
-            where,
+        if where.user_info:
+            headers = {"Authorization": _basic_auth(*where.user_info), **headers}
+        handshake = Handshake(
+            where.host,
+            where.port,
+            where.resource_name,
+            secure=where.secure,
             subprotocols=subprotocols,
-            extensions=enable_client_permessage_deflate(None),
-            max_size=options.max_size,
-            logger=self.wire_logger,
+            headers=headers,
+            user_agent=f"procedura-sdk/{__version__}",
         )
         deadline = time.monotonic() + options.open_timeout
         sock: socket.socket | None = None
@@ -327,24 +336,15 @@ class SocketChannel:
             if context is not None:
                 sock.settimeout(_remaining(deadline))
                 sock = context.wrap_socket(sock, server_hostname=where.host)
-            request = protocol.connect()
-            for name, value in headers.items():
-                request.headers[name] = value
-            protocol.send_request(request)
-            for data in protocol.data_to_send():
-                sock.sendall(data)
-            while True:
-                events = protocol.events_received()
-                if protocol.handshake_exc is not None:
-                    raise protocol.handshake_exc
-                if events:
-                    break
+            if self.wire_logger.isEnabledFor(logging.DEBUG):  # secret values are hidden by it
+                self.wire_logger.debug("> GET %s HTTP/1.1", where.resource_name)
+                for name, value in handshake.headers:
+                    self.wire_logger.debug("> %s: %s", name, value)
+            sock.sendall(handshake.request)
+            answer = None
+            while answer is None:
                 sock.settimeout(_remaining(deadline))
-                data = sock.recv(READ_SIZE)
-                if data:
-                    protocol.receive_data(data)
-                else:
-                    protocol.receive_eof()
+                answer = handshake.receive(sock.recv(READ_SIZE))
         except BaseException as exc:
             if sock is not None:
                 sock.close()
@@ -354,11 +354,16 @@ class SocketChannel:
             if failure is None:
                 raise
             raise failure from None
+        extensions, rest = answer
+        self.wire_logger.debug("< HTTP/1.1 101 Switching Protocols")
+        protocol = open_protocol(extensions, max_size=options.max_size, logger=self.wire_logger)
         self._sock, self._protocol, self._ended = sock, protocol, None
         self._messages.clear()
         self._fragments = []
         self._ping_payload = None
-        self._take_frames(events[1:])  # frames that came with the handshake's answer
+        if rest:  # frames that came with the handshake's answer
+            protocol.receive_data(rest)
+            self._take_frames(protocol.events_received())
 
     def _idle_too_long(self) -> bool:
         interval = self.options.ping_interval
@@ -439,6 +444,11 @@ def _remaining(deadline: float) -> float:
     if remaining <= 0:
         raise TimeoutError("the opening handshake took too long")
     return remaining
+
+
+def _basic_auth(user: str, password: str) -> str:
+    """The Authorization header for credentials in the URL's userinfo (``ws://user:pass@host``)."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def _os_reason(exc: OSError) -> str:
