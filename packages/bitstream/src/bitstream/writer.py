@@ -14,7 +14,6 @@ import os
 import warnings
 import zlib
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from . import format as fmt
@@ -145,6 +144,8 @@ class ChainWriter:
             if len(part) < 2 * _PIPELINE_CHUNK:
                 self._add(encode(part))
             else:  # compress the next chunk on another core while this one is chained
+                from concurrent.futures import ThreadPoolExecutor  # only big batches pay for it
+
                 chunks = [part[i : i + _PIPELINE_CHUNK] for i in range(0, len(part), _PIPELINE_CHUNK)]
                 ordinal = ndicts - 1 if ndicts else None
                 with ThreadPoolExecutor(1) as pool:

@@ -23,7 +23,6 @@ import json
 import random
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 MODES = ("sync", "async")
@@ -86,43 +85,72 @@ def encode_request(
 # -- events -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class Event:
-    """Something the exchange learned; ``terminal`` events end it."""
+    """Something the exchange learned; ``terminal`` events end it.
 
+    Events are immutable values that compare by type and fields. They are
+    written out by hand rather than as dataclasses: building ten dataclasses
+    costs a short-lived CLI process more import time than all its events.
+    """
+
+    __slots__ = ()
     terminal = False
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
 
-@dataclass(frozen=True)
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f) for f in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]  # frames are dicts: not hashable
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{f}={getattr(self, f)!r}" for f in self.__slots__)
+        return f"{type(self).__name__}({fields})"
+
+    def _set(self, **values: Any) -> None:
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+
 class Acked(Event):
     """The server accepted the request (an ``ack`` or ``started`` frame)."""
 
-    job_id: str | None
-    frame: dict[str, Any]
+    __slots__ = ("job_id", "frame")
+
+    def __init__(self, job_id: str | None, frame: dict[str, Any]) -> None:
+        self._set(job_id=job_id, frame=frame)
 
 
-@dataclass(frozen=True)
 class Progress(Event):
     """A ``running`` update."""
 
-    frame: dict[str, Any]
+    __slots__ = ("frame",)
+
+    def __init__(self, frame: dict[str, Any]) -> None:
+        self._set(frame=frame)
 
 
-@dataclass(frozen=True)
 class Finished(Event):
     """The final ``finished`` frame and its ``result``."""
 
-    result: Any
-    frame: dict[str, Any]
+    __slots__ = ("result", "frame")
     terminal = True
 
+    def __init__(self, result: Any, frame: dict[str, Any]) -> None:
+        self._set(result=result, frame=frame)
 
-@dataclass(frozen=True)
+
 class Failed(Event):
     """The final ``error`` frame, kept whole (it may carry context such as ``coord``)."""
 
-    frame: dict[str, Any]
+    __slots__ = ("frame",)
     terminal = True
+
+    def __init__(self, frame: dict[str, Any]) -> None:
+        self._set(frame=frame)
 
     @property
     def code(self) -> str | None:
@@ -134,43 +162,48 @@ class Failed(Event):
         return str(self.frame.get("message") or "")
 
 
-@dataclass(frozen=True)
 class Ignored(Event):
     """A frame that is not this exchange's (or came too late to matter); ``reason`` says which."""
 
-    frame: Any
-    reason: str
+    __slots__ = ("frame", "reason")
+
+    def __init__(self, frame: Any, reason: str) -> None:
+        self._set(frame=frame, reason=reason)
 
 
-@dataclass(frozen=True)
 class Violation(Event):
     """The peer broke the protocol; ``frame`` is what it sent (decoded when possible)."""
 
-    reason: str
-    frame: Any = None
+    __slots__ = ("reason", "frame")
     terminal = True
 
+    def __init__(self, reason: str, frame: Any = None) -> None:
+        self._set(reason=reason, frame=frame)
 
-@dataclass(frozen=True)
+
 class TimedOut(Event):
     """The timer for ``phase`` (``"ack"`` or ``"final"``) expired first."""
 
-    phase: str
+    __slots__ = ("phase",)
     terminal = True
 
+    def __init__(self, phase: str) -> None:
+        self._set(phase=phase)
 
-@dataclass(frozen=True)
+
 class Disconnected(Event):
     """The connection closed before the final frame."""
 
-    reason: str = ""
+    __slots__ = ("reason",)
     terminal = True
+
+    def __init__(self, reason: str = "") -> None:
+        self._set(reason=reason)
 
 
 # -- the state machine --------------------------------------------------------
 
 
-@dataclass
 class Exchange:
     """One request's life from the sent frame to its final answer.
 
@@ -181,17 +214,19 @@ class Exchange:
     ``running`` update standing in for one) came before the end.
     """
 
-    msg_id: str
-    mode: str = "sync"
-    state: str = field(default=AWAITING_ACK, init=False)
-    job_id: str | None = field(default=None, init=False)
-    status: str | None = field(default=None, init=False)
-    acked: bool = field(default=False, init=False)
-    outcome: Event | None = field(default=None, init=False)
+    def __init__(self, msg_id: str, mode: str = "sync") -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+        self.msg_id = msg_id
+        self.mode = mode
+        self.state = AWAITING_ACK
+        self.job_id: str | None = None
+        self.status: str | None = None
+        self.acked = False
+        self.outcome: Event | None = None
 
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, not {self.mode!r}")
+    def __repr__(self) -> str:
+        return f"Exchange(msg_id={self.msg_id!r}, mode={self.mode!r}, state={self.state!r})"
 
     @property
     def done(self) -> bool:
