@@ -19,8 +19,8 @@ opens a new one.
 
 from __future__ import annotations
 
-import logging
 import base64
+import logging
 import os
 import socket
 import time
